@@ -1,0 +1,36 @@
+# `make run` and `make test` set everything up on a fresh machine with only Python 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Development defaults; production sets DEBUG=0 and real secrets (see README).
+export DEBUG ?= 1
+
+.PHONY: install run test lint format migrations-check clean
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/python scripts/devstack.py -- $(BIN)/python scripts/run_platform.py
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/devstack.py -- $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python scripts/devstack.py -- $(BIN)/pytest $(PYTEST_ARGS)
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,69 @@
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from .models import BrokerCredential, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "is_staff", "is_active", "date_joined", "last_login"]
+    list_filter = ["is_staff", "is_superuser", "is_active"]
+    search_fields = ["email", "first_name", "last_name"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name")}),
+        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+
+
+class BrokerCredentialForm(forms.ModelForm):
+    """The key and secret can be replaced but are never rendered back, not even masked."""
+
+    api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the current key.",
+    )
+    api_secret = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to keep the current secret.",
+    )
+
+    class Meta:
+        model = BrokerCredential
+        fields = ["user", "broker_name", "api_key", "api_secret", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Nothing of the stored values goes into the page.
+        self.initial.pop("api_key", None)
+        self.initial.pop("api_secret", None)
+        if self.instance._state.adding:
+            self.fields["api_key"].required = True
+            self.fields["api_secret"].required = True
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("api_key", "api_secret"):
+            if not cleaned.get(name) and not self.instance._state.adding:
+                cleaned[name] = getattr(self.instance, name)
+        return cleaned
+
+
+@admin.register(BrokerCredential)
+class BrokerCredentialAdmin(admin.ModelAdmin):
+    form = BrokerCredentialForm
+    list_display = ["user", "broker_name", "masked_key", "is_active", "created_at"]
+    list_filter = ["broker_name", "is_active"]
+    search_fields = ["user__email", "broker_name"]
+    list_select_related = ["user"]
+    autocomplete_fields = ["user"]
+
+    @admin.display(description="API key")
+    def masked_key(self, obj: BrokerCredential) -> str:
+        return f"…{obj.api_key_last4}"

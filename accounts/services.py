@@ -1,0 +1,62 @@
+from django.contrib.auth import authenticate, password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from tradeplatform.api import ApplicationError
+
+from .models import User
+
+
+def tokens_for_user(user: User) -> dict:
+    refresh = RefreshToken.for_user(user)
+    return {"token": str(refresh.access_token), "refresh": str(refresh)}
+
+
+def user_register(*, email: str, password: str) -> User:
+    email = User.objects.normalize_email(email).lower()
+    if User.objects.filter(email=email).exists():
+        raise ApplicationError("User already exists", status_code=409)
+    try:
+        password_validation.validate_password(password, User(email=email))
+    except DjangoValidationError as exc:
+        raise ApplicationError(
+            "Password is too weak", details={"password": list(exc.messages)}
+        ) from exc
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, password=password)
+    except IntegrityError as exc:  # a concurrent register of the same email
+        raise ApplicationError("User already exists", status_code=409) from exc
+
+
+def user_login(*, request, email: str, password: str) -> User:
+    # Django's ModelBackend hashes a dummy password for an unknown email, so both
+    # failures take as long and answer the same.
+    user = authenticate(request, email=email.lower(), password=password)
+    if user is None:
+        raise ApplicationError("Invalid credentials", status_code=401)
+    return user
+
+
+def token_refresh(*, refresh: str) -> dict:
+    try:
+        token = RefreshToken(refresh)
+        user_id = token.payload.get("user_id")
+        user = User.objects.filter(id=user_id, is_active=True).first()
+        if user is None:
+            raise ApplicationError("Invalid or expired refresh token", status_code=401)
+        _, first_use = token.blacklist()
+    except TokenError as exc:
+        raise ApplicationError("Invalid or expired refresh token", status_code=401) from exc
+    if not first_use:  # a concurrent refresh rotated this token first
+        raise ApplicationError("Invalid or expired refresh token", status_code=401)
+    return tokens_for_user(user)
+
+
+def token_revoke(*, refresh: str) -> None:
+    try:
+        RefreshToken(refresh).blacklist()
+    except TokenError as exc:
+        raise ApplicationError("Invalid or expired refresh token", status_code=401) from exc

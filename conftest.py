@@ -1,0 +1,71 @@
+import pytest
+from django.test import override_settings
+from django_redis import get_redis_connection
+from rest_framework.test import APIClient
+
+from accounts.tests.factories import UserFactory
+from strategies import registry
+from tradeplatform.celery import app as celery_app
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager():
+    """Tasks run in-process unless a test starts a real worker."""
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hasher():
+    """Argon2 is deliberately slow; tests that check it ask for it by name."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts with an empty Redis database: registry, caches and throttles."""
+    get_redis_connection("default").flushdb()
+    registry._local_clear()
+    yield
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(is_staff=True)
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client
+
+
+@pytest.fixture
+def auth_client(user):
+    return _client_for(user)
+
+
+@pytest.fixture
+def other_client(other_user):
+    return _client_for(other_user)
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    return _client_for(staff_user)

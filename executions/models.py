@@ -1,0 +1,128 @@
+import uuid
+
+from django.db import models
+
+from strategies.models import RESOLUTION_CHOICES, Strategy
+from subscriptions.models import StrategySubscription
+
+PRICE = {"max_digits": 24, "decimal_places": 8}
+QUANTITY = {"max_digits": 30, "decimal_places": 12}
+
+
+class Candle(models.Model):
+    """One closed OHLCV bar; `open_time` is its start, its close is open_time + resolution."""
+
+    symbol = models.CharField(max_length=30)
+    resolution = models.PositiveIntegerField(choices=RESOLUTION_CHOICES)
+    open_time = models.DateTimeField()
+    open = models.DecimalField(**PRICE)
+    high = models.DecimalField(**PRICE)
+    low = models.DecimalField(**PRICE)
+    close = models.DecimalField(**PRICE)
+    volume = models.DecimalField(max_digits=30, decimal_places=8)
+
+    class Meta:
+        ordering = ["symbol", "resolution", "open_time"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["symbol", "resolution", "open_time"], name="one_candle_per_bar"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol}:{self.resolution} {self.open_time:%Y-%m-%d %H:%M}"
+
+
+class StrategyExecution(models.Model):
+    """One run of a strategy for one candle close; unique per (strategy, close)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "RUNNING"
+        COMPLETED = "COMPLETED"
+        SKIPPED = "SKIPPED"
+        FAILED = "FAILED"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="executions")
+    symbol = models.CharField(max_length=30)
+    resolution = models.PositiveIntegerField(choices=RESOLUTION_CHOICES)
+    scheduled_time = models.DateTimeField(help_text="The candle close this run is for.")
+    started_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    signal = models.JSONField(null=True, blank=True)
+    subscribers_count = models.PositiveIntegerField(default=0)
+    trades_created = models.PositiveIntegerField(default=0)
+    error_message = models.TextField(blank=True, default="")
+    execution_log = models.TextField(blank=True, default="")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-scheduled_time"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["strategy", "scheduled_time"], name="one_execution_per_strategy_close"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "started_at"]),
+            models.Index(fields=["strategy", "-scheduled_time"]),
+            models.Index(fields=["symbol", "resolution", "-scheduled_time"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.strategy.code} @ {self.scheduled_time:%Y-%m-%d %H:%M} {self.status}"
+
+
+class Trade(models.Model):
+    """One subscriber's position opened by one execution; unique per (subscription, execution)."""
+
+    class Side(models.TextChoices):
+        BUY = "BUY"
+        SELL = "SELL"
+
+    class Status(models.TextChoices):
+        OPEN = "OPEN"
+        CLOSED = "CLOSED"
+
+    class ExitReason(models.TextChoices):
+        STOP_LOSS = "STOP_LOSS"
+        TAKE_PROFIT = "TAKE_PROFIT"
+        SIGNAL = "SIGNAL"
+        EXIT = "EXIT"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subscription = models.ForeignKey(
+        StrategySubscription, on_delete=models.CASCADE, related_name="trades"
+    )
+    execution = models.ForeignKey(
+        StrategyExecution, on_delete=models.CASCADE, related_name="trades"
+    )
+    symbol = models.CharField(max_length=30)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    quantity = models.DecimalField(**QUANTITY)
+    entry_price = models.DecimalField(**PRICE)
+    stop_loss = models.DecimalField(**PRICE)
+    take_profit = models.DecimalField(**PRICE, null=True, blank=True)
+    exit_price = models.DecimalField(**PRICE, null=True, blank=True)
+    exit_reason = models.CharField(max_length=12, choices=ExitReason.choices, blank=True)
+    status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
+    pnl = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "execution"], name="one_trade_per_subscription_execution"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["symbol", "status"]),
+            models.Index(fields=["subscription", "status"]),
+            models.Index(fields=["subscription", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.quantity} {self.symbol} @ {self.entry_price} ({self.status})"

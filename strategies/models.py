@@ -1,0 +1,54 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+RESOLUTIONS = (1, 5, 15, 30, 60, 240, 1440)
+RESOLUTION_CHOICES = [(minutes, f"{minutes}m") for minutes in RESOLUTIONS]
+
+
+class Strategy(models.Model):
+    """An author's uploaded strategy. `execution_config` holds
+    `{symbol, resolution, lookbackPeriod, params}` (camelCase keys, as on the wire)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="strategies"
+    )
+    name = models.CharField(max_length=200)
+    code = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True, default="")
+    author = models.CharField(max_length=254, blank=True, default="")
+    version = models.CharField(max_length=32, default="1.0.0")
+    strategy_code = models.TextField()
+    execution_config = models.JSONField(default=dict)
+    is_active = models.BooleanField(default=True)
+    is_public = models.BooleanField(default=True)
+    is_marketplace = models.BooleanField(default=False)
+    subscriber_count = models.PositiveIntegerField(default=0)
+    tags = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "strategies"
+        indexes = [
+            models.Index(fields=["is_active", "is_public", "-created_at"]),
+            models.Index(fields=["user", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def symbol(self) -> str:
+        return str(self.execution_config.get("symbol", "")).upper()
+
+    @property
+    def resolution(self) -> int:
+        return int(self.execution_config.get("resolution", 0))
+
+    @property
+    def lookback_period(self) -> int:
+        return int(self.execution_config.get("lookbackPeriod", 100))

@@ -1,0 +1,55 @@
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import BrokerCredential
+from strategies.models import Strategy
+
+
+class StrategySubscription(models.Model):
+    """A user's capital and risk settings following one strategy."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="subscriptions")
+    broker_credential = models.ForeignKey(
+        BrokerCredential, on_delete=models.PROTECT, related_name="subscriptions"
+    )
+    capital = models.DecimalField(max_digits=24, decimal_places=8)
+    risk_per_trade = models.DecimalField(max_digits=10, decimal_places=6)
+    leverage = models.PositiveSmallIntegerField(default=10)
+    max_positions = models.PositiveIntegerField(default=1)
+    max_daily_loss = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal("0.05"))
+    sl_atr_multiplier = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    tp_atr_multiplier = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_paused = models.BooleanField(default=False)
+    subscribed_at = models.DateTimeField(auto_now_add=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    total_trades = models.PositiveIntegerField(default=0)
+    winning_trades = models.PositiveIntegerField(default=0)
+    losing_trades = models.PositiveIntegerField(default=0)
+    total_pnl = models.DecimalField(max_digits=24, decimal_places=8, default=Decimal("0"))
+
+    class Meta:
+        ordering = ["-subscribed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "strategy"],
+                condition=Q(is_active=True),
+                name="one_active_subscription_per_user_strategy",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["strategy", "is_active", "is_paused"]),
+            models.Index(fields=["user", "-subscribed_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.strategy.code}"

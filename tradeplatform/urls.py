@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from tradeplatform.api import json_not_found, json_server_error
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api-auth/", include("rest_framework.urls")),
+    path("auth/", include("accounts.urls")),
+]
+
+handler404 = json_not_found
+handler500 = json_server_error
