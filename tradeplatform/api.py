@@ -126,3 +126,16 @@ class EnvelopePagination(PageNumberPagination):
                 },
             },
         }
+
+
+class NotFoundMessageMixin:
+    """A view's `get_object()` answers `{"error": not_found_message}` with 404 for a
+    missing object, someone else's object and a malformed id alike."""
+
+    not_found_message = "Not found"
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404 as exc:
+            raise ApplicationError(self.not_found_message, status_code=404) from exc

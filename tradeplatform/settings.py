@@ -150,7 +150,7 @@ REST_FRAMEWORK = {
         "djangorestframework_camel_case.render.CamelCaseBrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "djangorestframework_camel_case.parser.CamelCaseJSONParser",
+        "tradeplatform.parsers.StrictCamelCaseJSONParser",
         "djangorestframework_camel_case.parser.CamelCaseFormParser",
         "djangorestframework_camel_case.parser.CamelCaseMultiPartParser",
     ],
@@ -165,6 +165,16 @@ REST_FRAMEWORK = {
         "strategy_upload": env.str("THROTTLE_STRATEGY_UPLOAD", default="30/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# Keys inside a strategy's `params` and an execution's `signal` are the author's own: they
+# cross the wire untouched, neither camelized nor underscored.
+JSON_CAMEL_CASE = {
+    "JSON_UNDERSCOREIZE": {
+        "no_underscore_before_number": False,
+        "ignore_fields": ("params", "signal"),
+        "ignore_keys": None,
+    },
 }
 
 SIMPLE_JWT = {
