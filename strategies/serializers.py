@@ -57,12 +57,17 @@ class StrategyOutputSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_fields(self):
+        fields = super().get_fields()
+        # Lists carry metadata only (a source may be 100 KB a row, and the list query
+        # defers it); a detail carries the source for its owner and staff.
+        if self.context.get("list"):
+            fields.pop("strategy_code")
+        return fields
+
     def to_representation(self, instance):
         data = super().to_representation(instance)
         request = self.context.get("request")
-        user = getattr(request, "user", None)
-        # Lists carry metadata only (the source may be 100 KB a row); details carry the
-        # source for its owner and staff.
-        if self.context.get("list") or not strategy_can_read_source(user=user, strategy=instance):
+        if not strategy_can_read_source(user=getattr(request, "user", None), strategy=instance):
             data.pop("strategy_code", None)
         return data

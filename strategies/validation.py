@@ -52,8 +52,10 @@ def validate_strategy_source(source: str) -> None:
         tree = ast.parse(source, filename="<strategy>", mode="exec")
         compile(tree, "<strategy>", "exec", dont_inherit=True)
     except SyntaxError as exc:
-        line = exc.lineno or 0
-        raise _source_error(f"Syntax error on line {line}: {exc.msg}", line=line) from exc
+        if not exc.lineno:
+            raise _source_error(f"Syntax error: {exc.msg}") from exc
+        message = f"Syntax error on line {exc.lineno}: {exc.msg}"
+        raise _source_error(message, line=exc.lineno) from exc
     except ValueError as exc:  # a NUL byte in the source (Python 3.11)
         raise _source_error(f"Strategy code cannot be compiled: {exc}") from exc
     except (RecursionError, MemoryError) as exc:

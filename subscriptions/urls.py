@@ -1,10 +1,10 @@
 from django.urls import re_path
-from rest_framework.routers import SimpleRouter
+
+from tradeplatform.api import OptionalSlashRouter
 
 from .views import SubscribeView, SubscriptionViewSet
 
-# The SPA calls these paths without a trailing slash; one is accepted too.
-router = SimpleRouter(trailing_slash="/?")
+router = OptionalSlashRouter()
 router.register("strategies/subscriptions", SubscriptionViewSet, basename="subscription")
 
 urlpatterns = [

@@ -41,6 +41,7 @@ class SubscribeView(APIView):
         subscription = services.subscription_create(
             user=request.user, strategy_id=strategy_id, **data.validated_data
         )
+        subscription.open_trades = 0  # a new subscription has no trades yet
         return Response(
             _subscription_body(subscription, "Subscribed successfully"),
             status=status.HTTP_201_CREATED,
