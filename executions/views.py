@@ -24,39 +24,52 @@ def _owned_or_404(queryset, pk, message: str) -> None:
         raise ApplicationError(message, status_code=404)
 
 
-class SubscriptionTradesView(generics.ListAPIView):
+class _HistoryView(generics.ListAPIView):
+    """A paginated history of one object the caller owns; `?status=` narrows it."""
+
+    permission_classes = [IsAuthenticated]
+    model: type[Trade] | type[StrategyExecution]
+    ordering: tuple[str, ...]
+
+    def owner_rows(self):
+        """Rows of this history, after checking the parent object is the caller's."""
+        raise NotImplementedError
+
+    def get_queryset(self):
+        queryset = self.owner_rows()
+        status = self.request.query_params.get("status", "").upper()
+        if status in self.model.Status.values:
+            queryset = queryset.filter(status=status)
+        return queryset.order_by(*self.ordering)
+
+
+class SubscriptionTradesView(_HistoryView):
     """GET /api/strategies/subscriptions/:id/trades — the owner's trades, newest first."""
 
-    permission_classes = [IsAuthenticated]
     serializer_class = TradeSerializer
     envelope_key = "trades"
+    model = Trade
+    ordering = ("-created_at", "-id")
 
-    def get_queryset(self):
+    def owner_rows(self):
         subscription_id = self.kwargs["subscription_pk"]
-        _owned_or_404(
-            self.request.user.subscriptions.all(), subscription_id, SUBSCRIPTION_NOT_FOUND
-        )
-        queryset = Trade.objects.filter(subscription_id=subscription_id)
-        status = self.request.query_params.get("status", "").upper()
-        if status in Trade.Status.values:
-            queryset = queryset.filter(status=status)
-        return queryset.order_by("-created_at", "-id")
+        mine = self.request.user.subscriptions.all()
+        _owned_or_404(mine, subscription_id, SUBSCRIPTION_NOT_FOUND)
+        return Trade.objects.filter(subscription_id=subscription_id)
 
 
-class StrategyExecutionsView(generics.ListAPIView):
-    """GET /api/strategy-upload/strategies/:id/executions — the author's run history."""
+class StrategyExecutionsView(_HistoryView):
+    """GET /api/strategy-upload/strategies/:id/executions — the author's run history
+    (staff may read any)."""
 
-    permission_classes = [IsAuthenticated]
     serializer_class = ExecutionSerializer
     envelope_key = "executions"
+    model = StrategyExecution
+    ordering = ("-scheduled_time", "-id")
 
-    def get_queryset(self):
+    def owner_rows(self):
         strategy_id = self.kwargs["strategy_pk"]
         user = self.request.user
         owned = Strategy.objects.all() if user.is_staff else strategy_owned_by(user=user)
         _owned_or_404(owned, strategy_id, STRATEGY_NOT_FOUND)
-        queryset = StrategyExecution.objects.filter(strategy_id=strategy_id).defer("execution_log")
-        status = self.request.query_params.get("status", "").upper()
-        if status in StrategyExecution.Status.values:
-            queryset = queryset.filter(status=status)
-        return queryset.order_by("-scheduled_time", "-id")
+        return StrategyExecution.objects.filter(strategy_id=strategy_id).defer("execution_log")

@@ -7,6 +7,7 @@ from strategies.models import Strategy
 
 from .models import StrategySubscription
 from .selectors import subscription_stats
+from .services import RISK_FIELDS
 
 
 def _positive(message: str):
@@ -15,6 +16,16 @@ def _positive(message: str):
             raise serializers.ValidationError(message)
 
     return check
+
+
+def _atr_multiplier(label: str) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        required=False,
+        allow_null=True,
+        validators=[_positive(f"The {label} ATR multiplier must be greater than 0")],
+    )
 
 
 class RiskSettingsSerializer(serializers.Serializer):
@@ -28,7 +39,7 @@ class RiskSettingsSerializer(serializers.Serializer):
         decimal_places=6,
         validators=[
             _positive("Risk per trade must be greater than 0"),
-            MaxValueValidator(Decimal("0.1"), "Risk per trade must be at most 0.1 (10%)"),
+            MaxValueValidator(Decimal("0.1"), "Risk per trade must be at most 0.1 (10 percent)"),
         ],
     )
     leverage = serializers.IntegerField(
@@ -51,23 +62,11 @@ class RiskSettingsSerializer(serializers.Serializer):
         default=Decimal("0.05"),
         validators=[
             _positive("Max daily loss must be greater than 0"),
-            MaxValueValidator(Decimal("1"), "Max daily loss must be at most 1 (100%)"),
+            MaxValueValidator(Decimal("1"), "Max daily loss must be at most 1 (100 percent)"),
         ],
     )
-    sl_atr_multiplier = serializers.DecimalField(
-        max_digits=10,
-        decimal_places=4,
-        required=False,
-        allow_null=True,
-        validators=[_positive("The stop-loss ATR multiplier must be greater than 0")],
-    )
-    tp_atr_multiplier = serializers.DecimalField(
-        max_digits=10,
-        decimal_places=4,
-        required=False,
-        allow_null=True,
-        validators=[_positive("The take-profit ATR multiplier must be greater than 0")],
-    )
+    sl_atr_multiplier = _atr_multiplier("stop-loss")
+    tp_atr_multiplier = _atr_multiplier("take-profit")
 
 
 class SubscribeInputSerializer(RiskSettingsSerializer):
@@ -95,13 +94,7 @@ class SubscriptionOutputSerializer(serializers.ModelSerializer):
             "strategy_id",
             "strategy",
             "broker_credential_id",
-            "capital",
-            "risk_per_trade",
-            "leverage",
-            "max_positions",
-            "max_daily_loss",
-            "sl_atr_multiplier",
-            "tp_atr_multiplier",
+            *RISK_FIELDS,
             "is_active",
             "is_paused",
             "subscribed_at",

@@ -18,16 +18,15 @@ from tradeplatform.api import ApplicationError
 from .models import StrategySubscription
 
 ALREADY_SUBSCRIBED = "Already subscribed to this strategy"
-RISK_FIELDS = frozenset(
-    {
-        "capital",
-        "risk_per_trade",
-        "leverage",
-        "max_positions",
-        "max_daily_loss",
-        "sl_atr_multiplier",
-        "tp_atr_multiplier",
-    }
+# The subscriber's risk settings: the only writable part of a subscription.
+RISK_FIELDS = (
+    "capital",
+    "risk_per_trade",
+    "leverage",
+    "max_positions",
+    "max_daily_loss",
+    "sl_atr_multiplier",
+    "tp_atr_multiplier",
 )
 
 
@@ -137,7 +136,7 @@ def subscription_cancel(*, subscription: StrategySubscription) -> StrategySubscr
 @transaction.atomic
 def subscription_update(*, subscription: StrategySubscription, data: dict) -> StrategySubscription:
     """Change the risk settings (a partial body); nothing else is writable."""
-    unknown = set(data) - RISK_FIELDS
+    unknown = set(data) - set(RISK_FIELDS)
     if unknown:
         raise ApplicationError(f"Not writable: {', '.join(sorted(unknown))}")
     locked = StrategySubscription.objects.select_for_update().get(id=subscription.id)
