@@ -98,7 +98,9 @@ def _after_commit(strategy_id, *, previous_candle=None, invalidate: bool = True)
             strategy_settings_invalidate(strategy_id=strategy_id)
         _registry_sync(strategy_id, previous_candle=previous_candle)
 
-    transaction.on_commit(run)
+    # robust: the database has committed; a Redis failure is logged, not raised to the
+    # caller, and `manage.py rebuild_registry` reconciles the registry from the database.
+    transaction.on_commit(run, robust=True)
 
 
 def strategy_create(

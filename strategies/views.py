@@ -1,5 +1,5 @@
 from rest_framework import status, viewsets
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
@@ -8,6 +8,15 @@ from tradeplatform.api import NotFoundMessageMixin
 from . import selectors, services
 from .filters import StrategyFilter
 from .serializers import StrategyInputSerializer, StrategyOutputSerializer
+
+
+class IsOwnerForWrites(BasePermission):
+    """Writes are the author's. The write querysets are scoped to the owner already; this
+    also keeps the browsable API from rendering an edit form, filled with the source, for
+    someone else's strategy."""
+
+    def has_object_permission(self, request, view, obj):
+        return request.method in SAFE_METHODS or obj.user_id == request.user.pk
 
 
 class StrategyViewSet(NotFoundMessageMixin, viewsets.ModelViewSet):
@@ -23,7 +32,7 @@ class StrategyViewSet(NotFoundMessageMixin, viewsets.ModelViewSet):
     def get_permissions(self):
         if self.action in ("list", "retrieve"):
             return [AllowAny()]
-        return [IsAuthenticated()]
+        return [IsAuthenticated(), IsOwnerForWrites()]
 
     def get_throttles(self):
         if self.action == "create":
@@ -39,7 +48,8 @@ class StrategyViewSet(NotFoundMessageMixin, viewsets.ModelViewSet):
         return selectors.strategy_owned_by(user=self.request.user)
 
     def get_serializer_class(self):
-        if self.action in ("create", "update", "partial_update"):
+        # By method, not action: the browsable API builds its forms with a cloned request.
+        if self.request is not None and self.request.method in ("POST", "PUT", "PATCH"):
             return StrategyInputSerializer
         return StrategyOutputSerializer
 

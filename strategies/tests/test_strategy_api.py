@@ -391,3 +391,20 @@ def test_delete_is_a_soft_delete(auth_client, api_client, user):
     assert strategy.is_active is False
     assert api_client.get(URL).json()["strategies"] == []
     _assert_error(api_client.get(_detail(strategy)), 404)
+
+
+def test_browsable_api_renders_for_authors(auth_client, user):
+    strategy = StrategyFactory(user=user)
+    for url in (URL, _detail(strategy)):
+        response = auth_client.get(url, HTTP_ACCEPT="text/html")
+        assert response.status_code == 200
+        assert b"strategy_code" in response.content or b"strategyCode" in response.content
+
+
+def test_browsable_api_never_shows_the_source_to_others(other_client, api_client, user):
+    marker = "# private-marker-8372"
+    strategy = StrategyFactory(user=user, strategy_code=HOLD_SOURCE + marker + "\n")
+    for client in (other_client, api_client):
+        response = client.get(_detail(strategy), HTTP_ACCEPT="text/html")
+        assert response.status_code == 200
+        assert marker.encode() not in response.content
