@@ -1,3 +1,14 @@
+"""/api/strategy-upload/strategies (the wire contract of ../shared/DESIGN.md).
+
+Decisions where the design is silent:
+- The list carries metadata only, never `strategyCode` (a source may be 100 KB a row);
+  the detail carries it for the owner and staff.
+- Without `status`, the list holds everything the caller may see: public active strategies,
+  and the caller's own whether active or not (staff see all).
+- `tags=a,b` keeps strategies that carry every tag given (whole tags, case-insensitive).
+- An `executionConfig` in an update replaces the keys it gives; `params` goes as a whole.
+"""
+
 from rest_framework import status, viewsets
 from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
