@@ -408,3 +408,12 @@ def test_browsable_api_never_shows_the_source_to_others(other_client, api_client
         response = client.get(_detail(strategy), HTTP_ACCEPT="text/html")
         assert response.status_code == 200
         assert marker.encode() not in response.content
+
+
+def test_a_bearer_token_from_login_works(api_client, user):
+    from accounts.services import tokens_for_user
+
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for_user(user)['token']}")
+    response = api_client.post(URL, _payload(), format="json")
+    assert response.status_code == 201
+    assert response.json()["strategy"]["author"] == user.email
