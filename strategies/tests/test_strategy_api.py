@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.throttling import ScopedRateThrottle
 
+from accounts.services import tokens_for_user
 from strategies.models import Strategy
 from strategies.settings_cache import strategy_settings_get
 from strategies.tests.factories import HOLD_SOURCE, StrategyFactory
@@ -411,8 +412,6 @@ def test_browsable_api_never_shows_the_source_to_others(other_client, api_client
 
 
 def test_a_bearer_token_from_login_works(api_client, user):
-    from accounts.services import tokens_for_user
-
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for_user(user)['token']}")
     response = api_client.post(URL, _payload(), format="json")
     assert response.status_code == 201
