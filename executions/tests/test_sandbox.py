@@ -309,8 +309,10 @@ def test_writing_outside_the_work_directory(backend, tmp_path):
         ),
         (
             "def generate_signal(c, p):\n    return {'action': object()}\n",
-            "generate_signal must return plain JSON data: "
-            "Object of type object is not JSON serializable",
+            (
+                "generate_signal must return plain JSON data: "
+                "Object of type object is not JSON serializable"
+            ),
         ),
         (
             "def other(c, p):\n    pass\n",

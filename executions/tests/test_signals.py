@@ -12,7 +12,7 @@ def test_buy_with_stop_and_take_profit_defaults_entry_to_last_close():
         {"action": "BUY", "stopLoss": 41800.1, "takeProfit": 43000},
         last_close=LAST_CLOSE,
     )
-    assert signal == Signal("BUY", LAST_CLOSE, Decimal("41800.1"), Decimal("43000"))
+    assert signal == Signal("BUY", LAST_CLOSE, Decimal("41800.1"), Decimal(43000))
     assert isinstance(signal.stop_loss, Decimal)
 
 
@@ -34,7 +34,7 @@ def test_sell_mirror_order():
         {"action": "SELL", "entryPrice": 100, "stopLoss": 110, "takeProfit": 90},
         last_close=LAST_CLOSE,
     )
-    assert (signal.stop_loss, signal.take_profit) == (Decimal("110"), Decimal("90"))
+    assert (signal.stop_loss, signal.take_profit) == (Decimal(110), Decimal(90))
 
 
 @pytest.mark.parametrize("raw", [None, [], "BUY", 3])
