@@ -25,9 +25,7 @@ MS = timedelta(milliseconds=1)
         (1440, datetime(2026, 3, 4, 0, 0, tzinfo=UTC)),
     ],
 )
-def test_floor_at_exact_boundary_and_just_after_names_the_candle_just_closed(
-    resolution, boundary
-):
+def test_floor_at_exact_boundary_and_just_after_names_the_candle_just_closed(resolution, boundary):
     assert candle_close_floor(boundary, resolution) == boundary
     # A scheduler tick a few ms late must not jump to the next candle.
     assert candle_close_floor(boundary + MS, resolution) == boundary
@@ -37,9 +35,7 @@ def test_floor_at_exact_boundary_and_just_after_names_the_candle_just_closed(
 @pytest.mark.parametrize("resolution", [1, 5, 15, 30, 60, 240, 1440])
 def test_floor_just_before_a_boundary_is_the_previous_one(resolution):
     boundary = datetime(2026, 3, 4, tzinfo=UTC)
-    assert candle_close_floor(boundary - MS, resolution) == boundary - timedelta(
-        minutes=resolution
-    )
+    assert candle_close_floor(boundary - MS, resolution) == boundary - timedelta(minutes=resolution)
 
 
 def test_four_hour_and_daily_candles_align_on_utc_midnight():

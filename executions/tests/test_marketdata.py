@@ -1,3 +1,4 @@
+import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -150,7 +151,7 @@ def _rsi(closes, n=14):
 def _atr(bars, n=14):
     ranges = [
         max(b.high - b.low, abs(b.high - p.close), abs(b.low - p.close))
-        for p, b in zip(bars, bars[1:], strict=False)
+        for p, b in itertools.pairwise(bars)
     ]
     return sum(ranges[-n:]) / n
 
@@ -225,9 +226,8 @@ def binance(settings):
 
 def test_ccxt_provider_maps_symbol_and_timeframe_and_parses_decimals(binance):
     provider = CcxtProvider(exchange_id="binance", clock=fixed_clock(T0 + timedelta(days=1)))
-    bars = provider.fetch_candles(
-        symbol="BTCUSDT", resolution=5, start=T0 + timedelta(minutes=10), end=T0 + timedelta(hours=1)
-    )
+    start, end = T0 + timedelta(minutes=10), T0 + timedelta(hours=1)
+    bars = provider.fetch_candles(symbol="BTCUSDT", resolution=5, start=start, end=end)
     assert bars[0] == Bar(
         open_time=T0 + timedelta(minutes=10),
         open=Decimal("42002.1"),
@@ -292,9 +292,8 @@ def test_csv_provider_reads_the_symbol_file_and_keeps_the_range(tmp_path):
         "2026-01-01T00:15:00Z,3015,3030,3010,3025,9\n"
     )
     provider = CsvProvider(directory=tmp_path)
-    bars = provider.fetch_candles(
-        symbol="ETHUSDT", resolution=5, start=T0 + timedelta(minutes=5), end=T0 + timedelta(hours=1)
-    )
+    start, end = T0 + timedelta(minutes=5), T0 + timedelta(hours=1)
+    bars = provider.fetch_candles(symbol="ETHUSDT", resolution=5, start=start, end=end)
     assert [(bar.open_time.minute, bar.close) for bar in bars] == [
         (5, Decimal("3015")),
         (15, Decimal("3025")),
@@ -397,9 +396,12 @@ def test_backfill_fetches_the_gaps_in_one_call_and_keeps_stored_candles():
     assert opens == [T0 + timedelta(minutes=5 * i) for i in range(2, 10)]
     keep.refresh_from_db()
     assert keep.close == Decimal("100")  # an existing candle is not overwritten
-    assert candles_backfill(
-        symbol="BTCUSDT", resolution=5, end_close=end_close, count=8, provider=provider
-    ) == 0
+    assert (
+        candles_backfill(
+            symbol="BTCUSDT", resolution=5, end_close=end_close, count=8, provider=provider
+        )
+        == 0
+    )
     assert len(provider.calls) == 1
 
 
