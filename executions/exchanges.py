@@ -9,6 +9,7 @@ every client (e.g. `{"options": {"fetchMarkets": {"types": ["spot"]}}}` for bina
 exchange's, keeping the path (a local stand-in exchange, a recording proxy).
 """
 
+import logging
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,6 +18,12 @@ from django.conf import settings
 PAPER = "paper"
 # Our resolutions in minutes as ccxt timeframes.
 TIMEFRAMES = {1: "1m", 5: "5m", 15: "15m", 30: "30m", 60: "1h", 240: "4h", 1440: "1d"}
+
+
+# ccxt logs every request at DEBUG with its headers (the API key) and its signed body. Its
+# clients log here instead, and this logger never passes DEBUG on, whatever LOG_LEVEL says.
+_ccxt_logger = logging.getLogger("executions.exchanges.ccxt")
+_ccxt_logger.setLevel(logging.INFO)
 
 
 class ExchangeConfigError(ValueError):
@@ -55,6 +62,7 @@ def ccxt_exchange(exchange_id: str, *, api_key: str = "", secret: str = ""):
     if api_key or secret:
         config.update(apiKey=api_key, secret=secret)
     exchange = getattr(ccxt, exchange_id)(config)
+    exchange.logger = _ccxt_logger
     if settings.CCXT_API_URL:
         exchange.urls["api"] = _rebase(exchange.urls["api"], settings.CCXT_API_URL)
     return exchange
