@@ -345,6 +345,8 @@ def test_upsert_refuses_unclosed_and_misaligned_bars():
     misaligned = Bar(**{**future.__dict__, "open_time": T0 + MINUTE})
     with pytest.raises(ValueError, match="boundary"):
         candles_upsert(symbol="BTCUSDT", resolution=5, bars=[misaligned])
+    with pytest.raises(ValueError, match="Unsupported resolution"):
+        candles_upsert(symbol="BTCUSDT", resolution=7, bars=[])
     assert not Candle.objects.exists()
 
 
