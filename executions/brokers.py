@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from .exchanges import PAPER, ExchangeConfigError, ccxt_exchange, exchange_ids, market_symbol, scrub
+from .exchanges import (
+    PAPER,
+    ExchangeConfigError,
+    ccxt_exchange,
+    exchange_ids,
+    market_symbol,
+    public_exchange,
+    scrub,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +100,9 @@ class CcxtBroker:
         failure = None
         try:
             exchange = ccxt_exchange(self.name, api_key=self._api_key, secret=self._secret)
+            # The market list is public: borrow the shared client's instead of loading it
+            # again for every order.
+            exchange.set_markets(public_exchange(self.name).load_markets())
             market = market_symbol(exchange, symbol)
             # ccxt takes the amount as a number and rounds it to the market's lot size.
             order = exchange.create_order(market, "market", side.lower(), float(quantity))

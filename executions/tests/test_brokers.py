@@ -73,10 +73,13 @@ def test_ccxt_broker_sends_a_signed_market_order(binance):
     assert API_SECRET not in request["query"]
 
 
-def test_ccxt_broker_sell_side(binance):
+def test_ccxt_broker_sell_side_and_markets_loaded_once(binance):
     broker = CcxtBroker(exchange_id="binance", api_key=API_KEY, secret=API_SECRET)
     assert order(broker, side="sell", quantity="0.5").quantity == Decimal("0.5")
     assert parse_qs(binance.requests[-1]["query"])["side"] == ["SELL"]
+    order(CcxtBroker(exchange_id="binance", api_key=API_KEY, secret=API_SECRET))
+    paths = [r["path"] for r in binance.requests]
+    assert paths.count("/api/v3/exchangeInfo") == 1 and paths.count("/api/v3/order") == 2
 
 
 @pytest.mark.parametrize(

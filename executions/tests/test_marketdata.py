@@ -242,6 +242,17 @@ def test_ccxt_provider_maps_symbol_and_timeframe_and_parses_decimals(binance):
     assert all(r["headers"].get("Host", "").startswith("127.0.0.1") for r in binance.requests)
 
 
+def test_ccxt_provider_loads_the_markets_once_per_process(binance, settings):
+    settings.MARKET_DATA_PROVIDER = "ccxt"
+    for _ in range(2):
+        bars = get_provider().fetch_candles(
+            symbol="BTCUSDT", resolution=1, start=T0, end=T0 + MINUTE * 3
+        )
+        assert len(bars) == 3
+    paths = [r["path"] for r in binance.requests]
+    assert paths.count("/api/v3/exchangeInfo") == 1 and paths.count("/api/v3/klines") == 2
+
+
 def test_ccxt_provider_drops_the_bar_that_is_still_forming(binance):
     now = T0 + timedelta(minutes=7, seconds=20)  # the stand-in also serves bar 07:00
     provider = CcxtProvider(exchange_id="binance", clock=fixed_clock(now))
