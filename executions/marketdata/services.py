@@ -141,7 +141,13 @@ def candle_ensure(
     )
     bars = [bar for bar in bars if bar.open_time == open_time]
     if not bars:
-        logger.warning("%s has no %s:%s candle closing at %s", provider.name, *lookup.values())
+        logger.warning(
+            "%s has no %s:%s candle closing at %s",
+            provider.name,
+            symbol,
+            resolution,
+            close_time.isoformat(),
+        )
         return None
     candles_upsert(symbol=symbol, resolution=resolution, bars=bars)
     return Candle.objects.get(**lookup)
@@ -188,4 +194,4 @@ def candles_backfill(
         resolution=resolution,
         bars=[bar for bar in bars if bar.open_time in missing],
     )
-    return report.new + report.updated
+    return report.new
