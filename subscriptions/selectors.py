@@ -1,6 +1,6 @@
 """Reads of subscriptions: a user sees only their own."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import F, Func, IntegerField, OuterRef, QuerySet, Subquery
 
 from .models import StrategySubscription
 
@@ -10,12 +10,21 @@ OPEN = "OPEN"  # executions.models.Trade.Status.OPEN; subscriptions may not impo
 
 def subscription_list_for_user(*, user) -> QuerySet[StrategySubscription]:
     """The user's subscriptions, newest first, with their strategy and their count of open
-    trades in the same query."""
+    trades in the same query. The count is a correlated subquery on (subscription, status),
+    not a join with GROUP BY: a page then reads only its own rows' open trades, however
+    long the trade history grows, and the pagination count reads no trade at all."""
+    trade_model = StrategySubscription.trades.rel.related_model
+    open_trades = (
+        trade_model.objects.filter(subscription=OuterRef("pk"), status=OPEN)
+        .order_by()
+        .annotate(count=Func(F("id"), function="COUNT"))
+        .values("count")
+    )
     return (
         StrategySubscription.objects.filter(user=user)
         .select_related("strategy")
         .defer("strategy__strategy_code")
-        .annotate(open_trades=Count("trades", filter=Q(trades__status=OPEN)))
+        .annotate(open_trades=Subquery(open_trades, output_field=IntegerField()))
         .order_by("-subscribed_at", "-id")
     )
 

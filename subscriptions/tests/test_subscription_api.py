@@ -195,6 +195,20 @@ def test_list_runs_a_constant_number_of_queries(
     assert all(row["openTrades"] == 1 for row in rows)
 
 
+def test_list_counts_only_each_subscriptions_own_open_trades(auth_client, user):
+    busy, idle = SubscriptionFactory(user=user), SubscriptionFactory(user=user)
+    TradeFactory.create_batch(2, subscription=busy)
+    TradeFactory.create_batch(3, subscription=busy, status=Trade.Status.CLOSED)
+    TradeFactory(subscription=idle, status=Trade.Status.CLOSED)
+    TradeFactory()  # someone else's open trade
+    body = auth_client.get(LIST_URL).json()
+    assert {row["id"]: row["openTrades"] for row in body["subscriptions"]} == {
+        str(busy.id): 2,
+        str(idle.id): 0,
+    }
+    assert body["pagination"]["total"] == 2
+
+
 def test_stats(auth_client, user):
     subscription = SubscriptionFactory(
         user=user, total_trades=5, winning_trades=3, losing_trades=1, total_pnl=Decimal("123.45")
