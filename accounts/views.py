@@ -1,11 +1,22 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from tradeplatform.schema import ErrorSerializer
+
 from . import services
-from .serializers import CredentialsInputSerializer, RefreshInputSerializer, UserSerializer
+from .serializers import (
+    AuthOutputSerializer,
+    CredentialsInputSerializer,
+    MeOutputSerializer,
+    MessageSerializer,
+    RefreshInputSerializer,
+    TokensOutputSerializer,
+    UserSerializer,
+)
 
 
 class AuthView(APIView):
@@ -23,6 +34,16 @@ def _auth_answer(user, status_code=status.HTTP_200_OK) -> Response:
 
 
 class RegisterView(AuthView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Create an account",
+        description="Creates the user and logs them in. Throttled per client.",
+        request=CredentialsInputSerializer,
+        responses={
+            201: AuthOutputSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="A user with this email exists"),
+        },
+    )
     def post(self, request):
         data = CredentialsInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -31,6 +52,16 @@ class RegisterView(AuthView):
 
 
 class LoginView(AuthView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Log in: an access token and a refresh token",
+        description="One answer for a wrong password and an unknown email. Throttled.",
+        request=CredentialsInputSerializer,
+        responses={
+            200: AuthOutputSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="Invalid credentials"),
+        },
+    )
     def post(self, request):
         data = CredentialsInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -39,6 +70,16 @@ class LoginView(AuthView):
 
 
 class RefreshView(AuthView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Trade a refresh token for new tokens (the old one is blacklisted)",
+        description="Refresh tokens rotate: the one sent is blacklisted and cannot be used again.",
+        request=RefreshInputSerializer,
+        responses={
+            200: TokensOutputSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="Invalid or expired token"),
+        },
+    )
     def post(self, request):
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -48,6 +89,16 @@ class RefreshView(AuthView):
 class LogoutView(AuthView):
     throttle_classes: list = []
 
+    @extend_schema(
+        tags=["auth"],
+        summary="Log out: blacklist the refresh token",
+        description="The refresh token is dead at once; the access token lives until it expires.",
+        request=RefreshInputSerializer,
+        responses={
+            200: MessageSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="Invalid or expired token"),
+        },
+    )
     def post(self, request):
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -58,5 +109,11 @@ class LogoutView(AuthView):
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        tags=["auth"],
+        summary="The logged-in user",
+        description="Needs `Authorization: Bearer <token>`.",
+        responses=MeOutputSerializer,
+    )
     def get(self, request):
         return Response({"user": UserSerializer(request.user).data})
