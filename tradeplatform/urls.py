@@ -3,8 +3,11 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from tradeplatform.api import json_not_found, json_server_error
+from tradeplatform.views import LandingView, health
 
 urlpatterns = [
+    path("", LandingView.as_view(), name="landing"),
+    re_path(r"^health/?$", health, name="health"),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("auth/", include("accounts.urls")),
