@@ -10,10 +10,12 @@ pytestmark = pytest.mark.django_db
 
 
 def _raw_columns(credential_id):
+    # The raw column, as stored: below the field's decryption (UUIDs differ per backend).
+    db_id = BrokerCredential._meta.pk.get_db_prep_value(credential_id, connection)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT api_key, api_secret FROM accounts_brokercredential WHERE id = %s",
-            [credential_id],
+            [db_id],
         )
         return cursor.fetchone()
 
