@@ -14,11 +14,6 @@ from strategies.examples import EXAMPLES, EXAMPLES_DIR
 
 SANDBOX_DIR = Path(__file__).resolve().parents[2] / "executions" / "sandbox"
 
-pytestmark = pytest.mark.skipif(
-    not (SANDBOX_DIR / "indicators.py").exists(),
-    reason="executions/sandbox/indicators.py is not there yet (branch sandbox)",
-)
-
 
 class Candles:
     def __init__(self, closes, highs=None, lows=None):
@@ -105,6 +100,25 @@ def test_donchian_breakout_trades_only_the_breakout_bar(load):
     assert signal_for(Candles(FLAT), params) == {"action": "HOLD"}
     # Already outside the channel on the bar before: no new signal.
     assert signal_for(Candles([*FLAT, 103.0, 104.0]), params)["action"] == "HOLD"
+
+
+def test_every_example_runs_in_the_real_sandbox():
+    from executions.sandbox import run_strategy
+
+    closes = [*DECLINE, 130.0]
+    candles = {
+        "time": [f"2026-01-01T00:{minute:02d}:00Z" for minute in range(len(closes))],
+        "open": closes,
+        "high": [value + 0.5 for value in closes],
+        "low": [value - 0.5 for value in closes],
+        "close": closes,
+        "volume": [10.0] * len(closes),
+    }
+    for example in EXAMPLES:
+        result = run_strategy(example.source, candles, _config(example), backend="process")
+        assert result.ok, (example.code, result.error)
+        assert result.signal["action"] in ("BUY", "SELL", "HOLD"), example.code
+    assert result.signal["action"] == "BUY"  # the breakout above the 15-bar high
 
 
 def test_every_example_compiles_and_defines_generate_signal():
