@@ -105,7 +105,7 @@ def test_donchian_breakout_trades_only_the_breakout_bar(load):
 def test_every_example_runs_in_the_real_sandbox():
     from executions.sandbox import run_strategy
 
-    closes = [*DECLINE, 130.0]
+    closes = [*FLAT, 103.0]
     candles = {
         "time": [f"2026-01-01T00:{minute:02d}:00Z" for minute in range(len(closes))],
         "open": closes,
