@@ -15,6 +15,8 @@ MARGIN_RIGHT = 16
 MARGIN_TOP = 28
 MARGIN_BOTTOM = 36
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
+# Text takes the page's colour, so the chart reads in the admin's dark theme too.
+TEXT = f'{FONT} fill="currentColor"'
 
 STATUS_COLOURS = {
     "COMPLETED": "#16a34a",
@@ -31,7 +33,7 @@ def _frame(title: str, body: list[str], *, width: int, height: int) -> str:
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
             f"<title>{escape(title)}</title>",
-            f'<text x="{MARGIN_LEFT}" y="16" {FONT} font-weight="bold">{escape(title)}</text>',
+            f'<text x="{MARGIN_LEFT}" y="16" {TEXT} font-weight="bold">{escape(title)}</text>',
             *body,
             "</svg>",
         ]
@@ -58,7 +60,7 @@ def _y_axis(low: float, high: float, *, top: float, bottom: float, width: int, f
         parts.append(
             f'<line x1="{MARGIN_LEFT}" x2="{width - MARGIN_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
             'stroke="#e5e7eb"/>'
-            f'<text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" {FONT}>'
+            f'<text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" {TEXT}>'
             f"{escape(fmt(value))}</text>"
         )
     return parts
@@ -108,8 +110,8 @@ def line_chart(
             f"<title>{escape(label)}: {escape(value_format(value))}</title></circle>"
         )
     body.append(
-        f'<text x="{left}" y="{height - 12}" {FONT}>{escape(points[0][0])}</text>'
-        f'<text x="{right}" y="{height - 12}" text-anchor="end" {FONT}>'
+        f'<text x="{left}" y="{height - 12}" {TEXT}>{escape(points[0][0])}</text>'
+        f'<text x="{right}" y="{height - 12}" text-anchor="end" {TEXT}>'
         f"{escape(points[-1][0])}</text>"
     )
     return _frame(title, body, width=width, height=height)
@@ -157,8 +159,8 @@ def bar_chart(
                 f"<title>{escape(category)} {escape(name)}: {count}</title></rect>"
             )
     body.append(
-        f'<text x="{left}" y="{height - 12}" {FONT}>{escape(categories[0])}</text>'
-        f'<text x="{right}" y="{height - 12}" text-anchor="end" {FONT}>'
+        f'<text x="{left}" y="{height - 12}" {TEXT}>{escape(categories[0])}</text>'
+        f'<text x="{right}" y="{height - 12}" text-anchor="end" {TEXT}>'
         f"{escape(categories[-1])}</text>"
     )
     legend_x = left
@@ -166,7 +168,7 @@ def bar_chart(
         body.append(
             f'<rect x="{legend_x}" y="{MARGIN_TOP - 4}" width="10" height="10" '
             f'fill="{palette[name]}"/>'
-            f'<text x="{legend_x + 14}" y="{MARGIN_TOP + 5}" {FONT}>{escape(name)}</text>'
+            f'<text x="{legend_x + 14}" y="{MARGIN_TOP + 5}" {TEXT}>{escape(name)}</text>'
         )
         legend_x += 24 + 7 * len(name)
     return _frame(title, body, width=width, height=height)
