@@ -70,9 +70,7 @@ def _price(raw: dict[str, Any], key: str) -> Decimal | None:
     if price <= 0:
         raise SignalError(f"{key} must be greater than 0, got {value!r}")
     if price > MAX_PRICE:
-        raise SignalError(
-            f"{key} is absurdly large ({value!r}); prices are at most {MAX_PRICE}"
-        )
+        raise SignalError(f"{key} is absurdly large ({value!r}); prices are at most {MAX_PRICE}")
     return price
 
 

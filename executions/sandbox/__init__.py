@@ -37,10 +37,10 @@ Backends and what each protects against
     seccomp denies. For development, or where bwrap is not available.
 ``bwrap`` (production)
     ``process`` inside bubblewrap: new user/pid/net/ipc/uts namespaces (no network besides
-    a private loopback, no other process visible), all capabilities dropped, only the interpreter, system libraries
-    and this directory visible, read-only; the work directory is the only writable place;
-    the sandbox dies with its parent. Does NOT protect against kernel exploits (a shared
-    kernel), nor against CPU contention with other processes.
+    a private loopback, no other process visible), all capabilities dropped, only the
+    interpreter, system libraries and this directory visible, read-only; the work directory
+    is the only writable place; the sandbox dies with its parent. Does NOT protect against
+    kernel exploits (a shared kernel), nor against CPU contention with other processes.
 ``warm`` / ``warm-bwrap``
     A long-lived sandbox server per worker process (started exactly like ``process`` /
     ``bwrap``) that has already imported everything and forks a child per execution; the
@@ -120,9 +120,7 @@ def run_strategy(
 # What each backend promises; selftest() only reports failures of promised checks.
 PROMISES: dict[str, frozenset[str]] = {
     "process": frozenset({"environment", "limits", "processes", "workdir"}),
-    "bwrap": frozenset(
-        {"environment", "limits", "processes", "workdir", "network", "files"}
-    ),
+    "bwrap": frozenset({"environment", "limits", "processes", "workdir", "network", "files"}),
 }
 PROMISES["warm"] = PROMISES["process"]
 PROMISES["warm-bwrap"] = PROMISES["bwrap"]
@@ -183,7 +181,7 @@ def selftest(backend: str | None = None) -> list[str]:
     limits = SandboxLimits()
     token = uuid.uuid4().hex
     paths = [
-        f"/tmp/tradeplatform-sandbox-probe-{token}",
+        f"/tmp/tradeplatform-sandbox-probe-{token}",  # noqa: S108 - the probe's target
         os.path.abspath(f".probe-{token}"),
     ]
     try:
@@ -199,9 +197,7 @@ def selftest(backend: str | None = None) -> list[str]:
     return _judge(result.signal["probe"], limits, PROMISES[name])
 
 
-def _judge(
-    found: dict[str, Any], limits: SandboxLimits, promised: frozenset[str]
-) -> list[str]:
+def _judge(found: dict[str, Any], limits: SandboxLimits, promised: frozenset[str]) -> list[str]:
     mb = 1024 * 1024
     failures: list[str] = []
     if "environment" in promised and found["environ"]:
@@ -218,15 +214,11 @@ def _judge(
         for name, ceiling in expected.items():
             actual = found["limits"][name]
             if actual == -1 or actual > ceiling:  # -1 is RLIM_INFINITY
-                failures.append(
-                    f"{name} hard limit is {actual}, expected at most {ceiling}"
-                )
+                failures.append(f"{name} hard limit is {actual}, expected at most {ceiling}")
     if "processes" in promised and found["forked"]:
         failures.append("the strategy can create processes (fork succeeded)")
     if "workdir" in promised and (found["cwd"] == os.getcwd() or found["cwd_entries"]):
-        failures.append(
-            f"the work directory {found['cwd']} is not a fresh empty directory"
-        )
+        failures.append(f"the work directory {found['cwd']} is not a fresh empty directory")
     if "network" in promised:
         for port in found["connected"]:
             failures.append(f"the strategy connected to 127.0.0.1:{port}")

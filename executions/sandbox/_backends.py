@@ -32,9 +32,7 @@ def interpreter_command(mode: str) -> list[str]:
     return [sys.executable, "-I", RUNTIME_PATH, mode]
 
 
-def _spawn(
-    command: list[str], workdir: str, stderr: int | None
-) -> subprocess.Popen[bytes]:
+def _spawn(command: list[str], workdir: str, stderr: int | None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         command,
         stdin=subprocess.PIPE,
@@ -103,18 +101,14 @@ def bwrap_unusable_reason() -> str | None:
             return "bwrap did not start the interpreter within 30 s"
     if probe.returncode != 0:
         message = probe.stderr.decode("utf-8", "replace").strip()
-        return (
-            f"bwrap cannot create the sandbox here (exit {probe.returncode}): {message}"
-        )
+        return f"bwrap cannot create the sandbox here (exit {probe.returncode}): {message}"
     return None
 
 
 # --------------------------------------------------------------------------- process
 
 
-def run_process(
-    request: dict[str, Any], limits: SandboxLimits, *, bwrap: bool
-) -> dict[str, Any]:
+def run_process(request: dict[str, Any], limits: SandboxLimits, *, bwrap: bool) -> dict[str, Any]:
     """One fresh interpreter per execution (optionally inside bubblewrap)."""
     with tempfile.TemporaryDirectory(prefix="sandbox-") as workdir:
         command = interpreter_command("run")
@@ -164,9 +158,7 @@ class WarmClient:
         with self._lock:
             proc = self._ensure_server()
             assert proc.stdin and proc.stdout
-            deadline = (
-                time.monotonic() + limits.wall_seconds + WARM_SERVER_GRACE_SECONDS
-            )
+            deadline = time.monotonic() + limits.wall_seconds + WARM_SERVER_GRACE_SECONDS
             # Answer and diagnostics are capped by the server; the frame adds JSON escaping.
             max_frame = 4 * limits.max_output_bytes + 65536
             try:
@@ -271,9 +263,7 @@ def _valid_answer(answer: Any) -> bool:
     )
 
 
-def to_result(
-    outcome: dict[str, Any], limits: SandboxLimits, started: float
-) -> SandboxResult:
+def to_result(outcome: dict[str, Any], limits: SandboxLimits, started: float) -> SandboxResult:
     duration_ms = int((time.monotonic() - started) * 1000)
     status = outcome["status"]
     answer: Any = None
@@ -284,9 +274,7 @@ def to_result(
             answer = None
     valid = status == "exited" and outcome["returncode"] == 0 and _valid_answer(answer)
     output = "\n".join(
-        part
-        for part in (answer["output"] if valid else "", outcome.get("diag", ""))
-        if part
+        part for part in (answer["output"] if valid else "", outcome.get("diag", "")) if part
     )
     output = _truncate(output, limits.output_keep_bytes)
     if valid:
@@ -307,6 +295,4 @@ def to_result(
         error = "strategy ended without a valid answer"
     else:
         error = _exit_message(outcome["returncode"], limits)
-    return SandboxResult(
-        ok=False, signal=None, error=error, output=output, duration_ms=duration_ms
-    )
+    return SandboxResult(ok=False, signal=None, error=error, output=output, duration_ms=duration_ms)

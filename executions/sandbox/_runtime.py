@@ -22,6 +22,7 @@ from __future__ import annotations
 # Every import here is paid by each ``process``/``bwrap`` execution: standard library only,
 # and as few modules as will do (no typing, traceback or importlib at run time).
 import builtins
+import contextlib
 import ctypes
 import io
 import json
@@ -40,9 +41,7 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 STRATEGY_FILENAME = "<strategy>"
-INDICATORS_PATH = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "indicators.py"
-)
+INDICATORS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "indicators.py")
 _FRAME_HEADER = struct.Struct(">I")
 _READ_CHUNK = 65536
 
@@ -153,10 +152,7 @@ def deny_process_creation() -> bool:
     prog = _SockFprog(len(program), filters)
     if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-    if (
-        _libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0)
-        != 0
-    ):
+    if _libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
     return True
 
@@ -203,9 +199,7 @@ class CapturedOutput(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         # len() is a lower bound of the UTF-8 size: no need to encode a huge string.
         size = len(text)
-        self.total += (
-            size if size > self._limit else len(text.encode("utf-8", "replace"))
-        )
+        self.total += size if size > self._limit else len(text.encode("utf-8", "replace"))
         if self._kept_len < self._keep:
             piece = text[: self._keep - self._kept_len]
             self._kept.append(piece)
@@ -267,22 +261,18 @@ def _call_strategy(source: str, candles: Candles, params: Any) -> Any:
         exec(code, namespace)  # noqa: S102 - running untrusted code is this module's job
     except (SystemExit, MemoryError, OutputLimitExceeded):
         raise
-    except BaseException as exc:  # noqa: BLE001 - anything the author's code raises
-        raise StrategyError(
-            f"strategy code raised {_describe(exc)}{_strategy_line(exc)}"
-        ) from None
+    except BaseException as exc:
+        raise StrategyError(f"strategy code raised {_describe(exc)}{_strategy_line(exc)}") from None
     generate_signal = namespace.get("generate_signal")
     if generate_signal is None:
-        raise StrategyError(
-            "the strategy does not define generate_signal(candles, params)"
-        )
+        raise StrategyError("the strategy does not define generate_signal(candles, params)")
     if not callable(generate_signal):
         raise StrategyError("generate_signal must be a function")
     try:
         return generate_signal(candles, params)
     except (SystemExit, MemoryError, OutputLimitExceeded, StrategyError):
         raise
-    except BaseException as exc:  # noqa: BLE001 - anything the author's code raises
+    except BaseException as exc:
         raise StrategyError(
             f"generate_signal raised {_describe(exc)}{_strategy_line(exc)}"
         ) from None
@@ -291,28 +281,20 @@ def _call_strategy(source: str, candles: Candles, params: Any) -> Any:
 def execute(request: dict[str, Any]) -> dict[str, Any]:
     """Run the strategy in this (already confined) process and build the answer."""
     limits = request["limits"]
-    output = CapturedOutput(
-        keep=limits["output_keep_bytes"], limit=limits["max_output_bytes"]
-    )
+    output = CapturedOutput(keep=limits["output_keep_bytes"], limit=limits["max_output_bytes"])
     sys.stdout = sys.stderr = output
     signal_: Any = None
     error = ""
     try:
-        raw = _call_strategy(
-            request["source"], Candles(request["candles"]), request["params"]
-        )
+        raw = _call_strategy(request["source"], Candles(request["candles"]), request["params"])
         if output.exceeded:  # the strategy caught OutputLimitExceeded and carried on
             raise OutputLimitExceeded
         if not isinstance(raw, dict):
-            raise StrategyError(
-                f"generate_signal must return a dict, got {type(raw).__name__}"
-            )
+            raise StrategyError(f"generate_signal must return a dict, got {type(raw).__name__}")
         try:
             signal_ = json.loads(json.dumps(raw))
         except (TypeError, ValueError) as exc:
-            raise StrategyError(
-                f"generate_signal must return plain JSON data: {exc}"
-            ) from None
+            raise StrategyError(f"generate_signal must return plain JSON data: {exc}") from None
     except OutputLimitExceeded:
         error = f"output limit exceeded ({limits['max_output_bytes']} bytes printed)"
     except MemoryError:
@@ -364,10 +346,8 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def supervise(
@@ -472,10 +452,9 @@ def _run_forked(request: dict[str, Any]) -> dict[str, Any]:
             confine_and_run(request, answer_w)
         finally:
             os._exit(70)
-    try:
+    # The child already did it, or is already gone.
+    with contextlib.suppress(OSError):
         os.setpgid(pid, pid)
-    except OSError:
-        pass  # the child already did it, or is already gone
     os.close(answer_w)
     os.close(diag_w)
 

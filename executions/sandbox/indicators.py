@@ -101,9 +101,7 @@ def atr(
     true_ranges = [high[0] - low[0]] if close else []
     for i in range(1, len(close)):
         previous = close[i - 1]
-        true_ranges.append(
-            max(high[i] - low[i], abs(high[i] - previous), abs(low[i] - previous))
-        )
+        true_ranges.append(max(high[i] - low[i], abs(high[i] - previous), abs(low[i] - previous)))
     out: Series = [None] * len(close)
     if len(true_ranges) < period:
         return out
@@ -119,8 +117,7 @@ def highest(values: Sequence[float], period: int) -> Series:
     """Highest value of the last ``period`` values."""
     _check_period(period)
     return [
-        max(values[i - period + 1 : i + 1]) if i >= period - 1 else None
-        for i in range(len(values))
+        max(values[i - period + 1 : i + 1]) if i >= period - 1 else None for i in range(len(values))
     ]
 
 
@@ -128,8 +125,7 @@ def lowest(values: Sequence[float], period: int) -> Series:
     """Lowest value of the last ``period`` values."""
     _check_period(period)
     return [
-        min(values[i - period + 1 : i + 1]) if i >= period - 1 else None
-        for i in range(len(values))
+        min(values[i - period + 1 : i + 1]) if i >= period - 1 else None for i in range(len(values))
     ]
 
 

@@ -132,9 +132,7 @@ def test_cpu_limit(backend):
 
 
 def test_memory_limit(backend):
-    result = run(
-        "def generate_signal(c, p):\n    x = bytearray(2 * 1024**3)\n", backend
-    )
+    result = run("def generate_signal(c, p):\n    x = bytearray(2 * 1024**3)\n", backend)
     assert not result.ok
     assert result.error == "memory limit exceeded (256 MB)"
 
@@ -348,9 +346,7 @@ def test_failed_result_keeps_the_prints(backend):
 # --------------------------------------------------------------------------- warm server
 
 
-@pytest.mark.parametrize(
-    "name", ["warm", pytest.param("warm-bwrap", marks=_SKIP_BWRAP)]
-)
+@pytest.mark.parametrize("name", ["warm", pytest.param("warm-bwrap", marks=_SKIP_BWRAP)])
 def test_warm_server_restarts_after_it_is_killed(name):
     assert run(SIMPLE, name).ok
     server = warm_client(bwrap=name == "warm-bwrap")._proc
@@ -359,9 +355,7 @@ def test_warm_server_restarts_after_it_is_killed(name):
     assert run(SIMPLE, name).ok
 
 
-@pytest.mark.parametrize(
-    "name", ["warm", pytest.param("warm-bwrap", marks=_SKIP_BWRAP)]
-)
+@pytest.mark.parametrize("name", ["warm", pytest.param("warm-bwrap", marks=_SKIP_BWRAP)])
 def test_strategy_killing_its_warm_server_fails_then_recovers(name):
     result = run(
         "import os, signal\ndef generate_signal(c, p):\n    os.kill(os.getppid(), signal.SIGKILL)\n",
@@ -392,9 +386,7 @@ def test_ema_seeded_with_sma():
 def test_rsi_wilder():
     # changes +1 +1 -1 +1 +1; first averages gain 1, loss 0 -> 100; then Wilder smoothing:
     # gain 0.5 loss 0.5 -> 50; gain 0.75 loss 0.25 -> 75; gain 0.875 loss 0.125 -> 87.5
-    assert ind.rsi([1, 2, 3, 2, 3, 4], 2) == pytest.approx(
-        [None, None, 100, 50, 75, 87.5]
-    )
+    assert ind.rsi([1, 2, 3, 2, 3, 4], 2) == pytest.approx([None, None, 100, 50, 75, 87.5])
     assert ind.rsi([5, 5, 5], 2) == [None, None, 50.0]
     assert ind.rsi([1, 2], 14) == [None, None]
 

@@ -45,9 +45,7 @@ def test_not_a_dict(raw):
 
 @pytest.mark.parametrize("action", [None, "LONG", 1, ""])
 def test_unknown_action(action):
-    with pytest.raises(
-        SignalError, match="action must be one of BUY, SELL, HOLD, EXIT"
-    ):
+    with pytest.raises(SignalError, match="action must be one of BUY, SELL, HOLD, EXIT"):
         parse_signal({"action": action}, last_close=LAST_CLOSE)
 
 
@@ -89,10 +87,7 @@ def test_stop_and_take_profit_on_the_wrong_side(raw, message):
 
 def test_error_names_the_values():
     with pytest.raises(SignalError) as excinfo:
-        parse_signal(
-            {"action": "BUY", "entryPrice": 100, "stopLoss": 120}, last_close=LAST_CLOSE
-        )
+        parse_signal({"action": "BUY", "entryPrice": 100, "stopLoss": 120}, last_close=LAST_CLOSE)
     assert (
-        str(excinfo.value)
-        == "a BUY's stopLoss must be below its entry price 100, got stopLoss=120"
+        str(excinfo.value) == "a BUY's stopLoss must be below its entry price 100, got stopLoss=120"
     )
