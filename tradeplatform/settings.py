@@ -152,7 +152,7 @@ REST_FRAMEWORK = {
         "djangorestframework_camel_case.render.CamelCaseBrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "djangorestframework_camel_case.parser.CamelCaseJSONParser",
+        "tradeplatform.parsers.StrictCamelCaseJSONParser",
         "djangorestframework_camel_case.parser.CamelCaseFormParser",
         "djangorestframework_camel_case.parser.CamelCaseMultiPartParser",
     ],
@@ -192,6 +192,16 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
         "tradeplatform.schema.strip_trailing_slashes",
     ],
+}
+
+# Keys inside a strategy's `params` and an execution's `signal` are the author's own: they
+# cross the wire untouched, neither camelized nor underscored.
+JSON_CAMEL_CASE = {
+    "JSON_UNDERSCOREIZE": {
+        "no_underscore_before_number": False,
+        "ignore_fields": ("params", "signal"),
+        "ignore_keys": None,
+    },
 }
 
 SIMPLE_JWT = {

@@ -14,6 +14,10 @@ urlpatterns = [
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/", include("accounts.credential_urls")),
+    path("api/", include("strategies.urls")),
+    path("api/", include("executions.urls")),
+    path("api/", include("subscriptions.urls")),
 ]
 
 handler404 = json_not_found
