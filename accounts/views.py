@@ -1,12 +1,12 @@
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from tradeplatform.api import NotFoundMessageMixin
-from tradeplatform.schema import ErrorSerializer
+from tradeplatform.schema import ErrorSerializer, answer, schema_generation
 
 from . import services
 from .models import BrokerCredential
@@ -123,6 +123,24 @@ class MeView(APIView):
         return Response({"user": UserSerializer(request.user).data})
 
 
+@extend_schema_view(
+    list=extend_schema(summary="The caller's broker credentials (never the key or secret)"),
+    create=extend_schema(
+        summary="Save a broker credential (the key and secret are write-only)",
+        request=BrokerCredentialInputSerializer,
+        responses={
+            201: answer(
+                "BrokerCredentialSavedAnswer",
+                message=serializers.CharField(),
+                credential=BrokerCredentialOutputSerializer(),
+            )
+        },
+    ),
+    destroy=extend_schema(
+        summary="Delete (soft; refused while an active subscription uses it)",
+        responses={200: MessageSerializer},
+    ),
+)
 class BrokerCredentialViewSet(
     NotFoundMessageMixin,
     mixins.ListModelMixin,
@@ -138,6 +156,8 @@ class BrokerCredentialViewSet(
     not_found_message = "Broker credential not found"
 
     def get_queryset(self):
+        if schema_generation(self):
+            return BrokerCredential.objects.none()
         # `defer` keeps the encrypted columns out of lists: nothing is decrypted to list.
         return (
             BrokerCredential.objects.filter(user=self.request.user)

@@ -29,6 +29,22 @@ class EnvelopeAutoSchema(AutoSchema):
     unless the view documents that code itself, and names the pagination envelope key
     after the view's `envelope_key`."""
 
+    # Operations grouped by what they are about (the first matching path prefix).
+    TAGS_BY_PATH = (
+        ("/auth/", "auth"),
+        ("/api/broker-credentials", "broker credentials"),
+        ("/api/strategy-upload/strategies/{strategy_pk}/executions", "history"),
+        ("/api/strategies/subscriptions/{subscription_pk}/trades", "history"),
+        ("/api/strategy-upload/", "strategies"),
+        ("/api/strategies/", "subscriptions"),
+    )
+
+    def get_tags(self) -> list[str]:
+        for prefix, tag in self.TAGS_BY_PATH:
+            if self.path.startswith(prefix):
+                return [tag]
+        return super().get_tags()
+
     def _get_paginator(self):
         paginator = super()._get_paginator()
         if paginator is not None:
@@ -79,3 +95,24 @@ def strip_trailing_slashes(result, generator, request, public):
         (path.rstrip("/") or "/"): operations for path, operations in result["paths"].items()
     }
     return result
+
+
+def answer(name: str, **fields) -> serializers.Serializer:
+    """An answer object that wraps others, e.g. `{strategy: {...}}` or
+    `{message, subscription}`, as one named component of the schema."""
+    from drf_spectacular.utils import inline_serializer
+
+    return inline_serializer(name=name, fields=fields)
+
+
+def uuid_path(name: str):
+    from drf_spectacular.types import OpenApiTypes
+    from drf_spectacular.utils import OpenApiParameter
+
+    return OpenApiParameter(name, OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+def schema_generation(view) -> bool:
+    """True while drf-spectacular inspects the view: there is no real request or user, so
+    `get_queryset` answers an empty queryset of its model."""
+    return getattr(view, "swagger_fake_view", False)

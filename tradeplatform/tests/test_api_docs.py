@@ -33,6 +33,20 @@ def test_schema_endpoint_documents_the_wire_contract(api_client):
     assert {"jwtAuth": []} in me["security"]
     assert "401" in me["responses"]
     assert not [path for path in schema["paths"] if path.endswith("/")]
+    # Lists answer {<things>: [...], pagination: {...}}, named after the view's key.
+    strategies = schema["paths"]["/api/strategy-upload/strategies"]["get"]
+    listing = strategies["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    page = schema["components"]["schemas"][listing.rsplit("/", 1)[1]]
+    assert page["required"] == ["strategies", "pagination"]
+    assert set(page["properties"]["pagination"]["properties"]) == {
+        "page",
+        "limit",
+        "total",
+        "pages",
+    }
+    # A delete answers {message} with 200, as the SPA expects.
+    delete = schema["paths"]["/api/strategy-upload/strategies/{id}"]["delete"]
+    assert "200" in delete["responses"] and "204" not in delete["responses"]
     for component in schema["components"]["schemas"].values():
         assert not [name for name in component.get("properties", {}) if "_" in name]
 
