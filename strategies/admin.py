@@ -10,10 +10,13 @@ from django.contrib import admin
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from tradeplatform.admin_actions import service_action
 from tradeplatform.svg import STATUS_COLOURS, bar_chart
 
+from . import services
 from .models import Strategy
 
 OUTCOMES = ("COMPLETED", "SKIPPED", "FAILED")
@@ -81,8 +84,17 @@ class StrategyAdmin(admin.ModelAdmin):
     ]
     list_filter = ["is_active", "is_public", "is_marketplace", LastExecutionFilter, "created_at"]
     search_fields = ["name", "code", "author", "description", "tags"]
+    # What the engine runs (source, candle, active) changes through the API and the
+    # actions below; operators edit the metadata here.
     readonly_fields = [
         "id",
+        "user",
+        "author",
+        "code",
+        "version",
+        "execution_config",
+        "source",
+        "is_active",
         "subscriber_count",
         "execution_chart",
         "created_at",
@@ -90,13 +102,47 @@ class StrategyAdmin(admin.ModelAdmin):
     ]
     fieldsets = (
         (None, {"fields": ("id", "name", "code", "user", "author", "version", "description")}),
-        ("Trading", {"fields": ("execution_config", "strategy_code", "tags")}),
+        ("Trading", {"fields": ("execution_config", "source", "tags")}),
         ("State", {"fields": ("is_active", "is_public", "is_marketplace", "subscriber_count")}),
         ("Executions", {"fields": ("execution_chart",)}),
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
     list_select_related = ["user"]
-    autocomplete_fields = ["user"]
+    actions = [
+        service_action(
+            services.strategy_activate,
+            keyword="strategy",
+            description="Activate the selected strategies",
+            done="Activated",
+        ),
+        service_action(
+            services.strategy_deactivate,
+            keyword="strategy",
+            description="Deactivate (refused while a subscription is active)",
+            done="Deactivated",
+        ),
+        service_action(
+            services.strategy_deactivate,
+            keyword="strategy",
+            name="strategy_deactivate_force",
+            force=True,
+            description="Deactivate even with active subscriptions (stops its runs)",
+            done="Deactivated",
+        ),
+    ]
+
+    def has_add_permission(self, request):
+        # Authors upload through the API, which validates the source and the candle.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        changed = set(form.changed_data)
+        data = {field: form.cleaned_data[field] for field in changed & services.WRITABLE_FIELDS}
+        if data:
+            services.strategy_update(strategy=obj, data=data)
+        if "is_marketplace" in changed:
+            # An operator's decision, never the author's: not a field of strategy_update.
+            Strategy.objects.filter(pk=obj.pk).update(is_marketplace=obj.is_marketplace)
 
     def get_queryset(self, request):
         execution_model = Strategy._meta.get_field("executions").related_model
@@ -136,6 +182,10 @@ class StrategyAdmin(admin.ModelAdmin):
     @admin.display(description="last execution", ordering="last_execution_status")
     def last_execution(self, obj: Strategy) -> str | None:
         return obj.last_execution_status
+
+    @admin.display(description="strategy code")
+    def source(self, obj: Strategy) -> str:
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', obj.strategy_code)
 
     @admin.display(description="execution outcomes")
     def execution_chart(self, obj: Strategy) -> str | None:

@@ -4,12 +4,16 @@ The equity curve reads the subscription's closed trades through the reverse rela
 `StrategySubscription.trades` (declared by the executions app): this module never imports
 a downstream app."""
 
+from django import forms
 from django.contrib import admin
 from django.utils.safestring import mark_safe
 
+from tradeplatform.admin_actions import service_action
 from tradeplatform.svg import line_chart
 
+from . import services
 from .models import StrategySubscription
+from .serializers import RiskSettingsSerializer
 
 CLOSED = "CLOSED"  # executions.models.Trade.Status.CLOSED
 
@@ -49,8 +53,47 @@ class StateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RiskSettingsForm(forms.ModelForm):
+    """The risk settings are checked by the API's own rules (RiskSettingsSerializer)."""
+
+    class Meta:
+        model = StrategySubscription
+        fields = list(services.RISK_FIELDS)
+
+    def clean(self):
+        cleaned = super().clean()
+        risk = {name: cleaned[name] for name in services.RISK_FIELDS if name in cleaned}
+        checked = RiskSettingsSerializer(data=risk, partial=True)
+        if not checked.is_valid():
+            for name, errors in checked.errors.items():
+                for error in errors:
+                    self.add_error(name if name in self.fields else None, str(error))
+        return cleaned
+
+
 @admin.register(StrategySubscription)
 class StrategySubscriptionAdmin(admin.ModelAdmin):
+    form = RiskSettingsForm
+    actions = [
+        service_action(
+            services.subscription_pause,
+            keyword="subscription",
+            description="Pause the selected subscriptions",
+            done="Paused",
+        ),
+        service_action(
+            services.subscription_resume,
+            keyword="subscription",
+            description="Resume the selected subscriptions",
+            done="Resumed",
+        ),
+        service_action(
+            services.subscription_cancel,
+            keyword="subscription",
+            description="Cancel the selected subscriptions",
+            done="Cancelled",
+        ),
+    ]
     list_display = [
         "user",
         "strategy",
@@ -66,8 +109,14 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
     list_filter = [StateFilter, "subscribed_at"]
     search_fields = ["user__email", "strategy__code", "strategy__name"]
     list_select_related = ["user", "strategy"]
+    # Who follows what, and the state, change only through the actions (the services).
     readonly_fields = [
         "id",
+        "user",
+        "strategy",
+        "broker_credential",
+        "is_active",
+        "is_paused",
         "subscribed_at",
         "paused_at",
         "unsubscribed_at",
@@ -110,7 +159,20 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
             },
         ),
     )
-    raw_id_fields = ["user", "strategy", "broker_credential"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not obj.is_active:  # cancelled: a record only
+            return [*self.readonly_fields, *services.RISK_FIELDS]
+        return self.readonly_fields
+
+    def has_add_permission(self, request):
+        # Users subscribe through the API, which checks the credential and counts them.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in form.changed_data}
+        if data:
+            services.subscription_update(subscription=obj, data=data)
 
     @admin.display(description="state")
     def state(self, obj: StrategySubscription) -> str | None:

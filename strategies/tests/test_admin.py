@@ -9,6 +9,7 @@ from django.utils import timezone
 from executions.models import StrategyExecution
 from executions.tests.factories import ExecutionFactory
 from strategies.admin import execution_outcomes
+from strategies.models import Strategy
 from strategies.tests.factories import StrategyFactory
 from subscriptions.tests.factories import SubscriptionFactory
 
@@ -90,5 +91,66 @@ def test_list_shows_subscriber_counts_and_last_status_without_n_plus_one(admin_c
     assert admin_client.get("/admin/strategies/strategy/?last_execution=FAILED").status_code == 200
 
 
-def test_add_page_renders(admin_client):
-    assert admin_client.get("/admin/strategies/strategy/add/").status_code == 200
+def test_strategies_are_not_added_in_the_admin(admin_client):
+    # Authors upload through the API, which validates the source and the candle.
+    assert admin_client.get("/admin/strategies/strategy/add/").status_code == 403
+
+
+def _act(admin_client, action, *strategies):
+    return admin_client.post(
+        "/admin/strategies/strategy/",
+        {"action": action, "_selected_action": [str(s.pk) for s in strategies]},
+        follow=True,
+    )
+
+
+def test_actions_activate_and_deactivate_through_the_services(
+    admin_client, django_capture_on_commit_callbacks
+):
+    followed = _minute_strategy()
+    SubscriptionFactory(strategy=followed)
+    idle = _minute_strategy()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _act(admin_client, "strategy_deactivate", followed, idle)
+    html = response.content.decode()
+    assert "Deactivated: 1." in html
+    assert "Cannot delete a strategy with active subscriptions" in html
+    followed.refresh_from_db()
+    idle.refresh_from_db()
+    assert followed.is_active and not idle.is_active
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _act(admin_client, "strategy_deactivate_force", followed)
+    assert "Deactivated: 1." in response.content.decode()
+    followed.refresh_from_db()
+    assert not followed.is_active
+    assert followed.subscriptions.filter(is_active=True).exists()  # they stay
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _act(admin_client, "strategy_activate", followed, idle)
+    assert Strategy.objects.filter(pk__in=[followed.pk, idle.pk], is_active=True).count() == 2
+
+
+def test_metadata_edits_go_through_strategy_update(admin_client):
+    strategy = _minute_strategy()
+    url = f"/admin/strategies/strategy/{strategy.pk}/change/"
+    response = admin_client.post(
+        url,
+        {
+            "name": "Renamed",
+            "description": "new words",
+            "tags": " Trend , SMA ",
+            "is_public": "on",
+            "is_marketplace": "on",
+        },
+    )
+    assert response.status_code == 302
+    strategy.refresh_from_db()
+    assert (strategy.name, strategy.tags, strategy.is_marketplace) == (
+        "Renamed",
+        "Trend,SMA",
+        True,
+    )  # normalised by the service
+    html = admin_client.get(url).content.decode()
+    assert 'name="strategy_code"' not in html and 'name="is_active"' not in html
