@@ -60,10 +60,8 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(StrategyExecution)
 class StrategyExecutionAdmin(_ReadOnlyAdmin):
     list_display = [
-        "strategy",
-        "symbol",
-        "resolution",
         "scheduled_time",
+        "strategy_code",
         "status",
         "subscribers_count",
         "trades_created",
@@ -96,6 +94,10 @@ class StrategyExecutionAdmin(_ReadOnlyAdmin):
     ]
     readonly_fields = fields
     inlines = [TradeInline]
+
+    @admin.display(description="strategy", ordering="strategy__code")
+    def strategy_code(self, obj: StrategyExecution) -> str:
+        return f"{obj.strategy.code} ({obj.symbol}:{obj.resolution}m)"
 
     @admin.display(description="strategy output")
     def output(self, obj: StrategyExecution) -> str | None:

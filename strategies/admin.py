@@ -73,10 +73,8 @@ class LastExecutionFilter(admin.SimpleListFilter):
 class StrategyAdmin(admin.ModelAdmin):
     list_display = [
         "name",
-        "code",
         "symbol_and_resolution",
         "is_active",
-        "is_public",
         "active_subscribers",
         "paused_subscribers",
         "last_execution",
