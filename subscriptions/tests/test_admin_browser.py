@@ -36,11 +36,29 @@ pytestmark = [
 
 
 @pytest.fixture
-def browser_page(monkeypatch):
+def operator(db):
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def subscription(db):
+    subscription = SubscriptionFactory(capital=Decimal("1000"))
+    for minute, pnl in enumerate(("25", "-10", "40")):
+        TradeFactory(
+            subscription=subscription,
+            status=Trade.Status.CLOSED,
+            pnl=Decimal(pnl),
+            exit_price=Decimal("101"),
+            closed_at=datetime(2026, 1, 2, 10, minute, tzinfo=UTC),
+        )
+    return subscription
+
+
+@pytest.fixture
+def browser_page():
     sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls of the test
-    # (made outside the browser calls) are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # The rows are made before the browser starts (the fixtures above come first): under
+    # Playwright's event loop the ORM would refuse to run, or open a second connection.
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -51,17 +69,9 @@ def browser_page(monkeypatch):
             browser.close()
 
 
-def test_operator_sees_the_equity_chart_of_a_subscription(live_server, browser_page):
-    operator = UserFactory(is_staff=True, is_superuser=True)
-    subscription = SubscriptionFactory(capital=Decimal("1000"))
-    for minute, pnl in enumerate(("25", "-10", "40")):
-        TradeFactory(
-            subscription=subscription,
-            status=Trade.Status.CLOSED,
-            pnl=Decimal(pnl),
-            exit_price=Decimal("101"),
-            closed_at=datetime(2026, 1, 2, 10, minute, tzinfo=UTC),
-        )
+def test_operator_sees_the_equity_chart_of_a_subscription(
+    live_server, operator, subscription, browser_page
+):
     page = browser_page
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", operator.email)
