@@ -1,0 +1,63 @@
+"""A subscription's trade counters, moved by the execution engine.
+
+`total_trades` counts the positions a subscription has taken (it moves when a trade
+opens); `winning_trades`, `losing_trades` and `total_pnl` move when a trade closes (a
+trade closed at exactly zero PnL is neither a win nor a loss). Every change is one
+UPDATE with F() expressions, whatever the number of subscriptions: no read-modify-write,
+no N+1.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db.models import Case, DecimalField, F, IntegerField, Value, When
+
+from .models import StrategySubscription
+
+
+def subscription_stats_apply_opened(*, subscription_ids: Iterable) -> int:
+    """One more trade for each subscription listed (each at most once per call)."""
+    ids = list(subscription_ids)
+    if not ids:
+        return 0
+    return StrategySubscription.objects.filter(id__in=ids).update(
+        total_trades=F("total_trades") + 1
+    )
+
+
+def subscription_stats_apply_closed_trades(*, closed: Iterable[tuple[object, Decimal]]) -> int:
+    """Add closed trades, given as (subscription_id, pnl) pairs, to their subscriptions'
+    win/loss counts and total PnL, in a single UPDATE."""
+    wins: dict[object, int] = defaultdict(int)
+    losses: dict[object, int] = defaultdict(int)
+    pnl_sum: dict[object, Decimal] = defaultdict(Decimal)
+    for subscription_id, pnl in closed:
+        pnl_sum[subscription_id] += pnl
+        if pnl > 0:
+            wins[subscription_id] += 1
+        elif pnl < 0:
+            losses[subscription_id] += 1
+    if not pnl_sum:
+        return 0
+
+    def per_subscription(values: dict, output_field):
+        return Case(
+            *(When(id=key, then=Value(value)) for key, value in values.items()),
+            default=Value(0),
+            output_field=output_field,
+        )
+
+    changes = {
+        "total_pnl": F("total_pnl")
+        + per_subscription(pnl_sum, DecimalField(max_digits=24, decimal_places=8))
+    }
+    if wins:
+        changes["winning_trades"] = F("winning_trades") + per_subscription(
+            wins, IntegerField()
+        )
+    if losses:
+        changes["losing_trades"] = F("losing_trades") + per_subscription(
+            losses, IntegerField()
+        )
+    return StrategySubscription.objects.filter(id__in=list(pnl_sum)).update(**changes)
