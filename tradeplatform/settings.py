@@ -207,6 +207,18 @@ EXECUTION_LOCK_TIMEOUT = env.int("EXECUTION_LOCK_TIMEOUT", default=60)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Market data (executions.marketdata): where candles come from. "synthetic" is a
+# deterministic offline market; "ccxt" reads MARKET_DATA_EXCHANGE's public OHLCV; "csv"
+# reads MARKET_DATA_CSV_DIR/<SYMBOL>-<RESOLUTION>.csv.
+MARKET_DATA_PROVIDER = env.str("MARKET_DATA_PROVIDER", default="synthetic")
+MARKET_DATA_EXCHANGE = env.str("MARKET_DATA_EXCHANGE", default="binance")
+MARKET_DATA_CSV_DIR = env.path("MARKET_DATA_CSV_DIR", default=BASE_DIR / "var" / "candles")
+# ccxt clients (market data and brokers): request timeout, extra configuration merged into
+# every client (JSON), and an origin that replaces the exchange's (a local stand-in).
+CCXT_TIMEOUT_MS = env.int("CCXT_TIMEOUT_MS", default=10_000)
+CCXT_OPTIONS = env.json("CCXT_OPTIONS", default={})
+CCXT_API_URL = env.str("CCXT_API_URL", default="")
+
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
