@@ -11,7 +11,7 @@ LOCK_MARGIN_SECONDS = 10
 def execution_settings_check(app_configs=None, **kwargs) -> list[Error]:
     errors = []
     lock_floor = settings.SANDBOX_WALL_SECONDS + LOCK_MARGIN_SECONDS
-    if settings.EXECUTION_LOCK_TIMEOUT <= lock_floor:
+    if lock_floor >= settings.EXECUTION_LOCK_TIMEOUT:
         errors.append(
             Error(
                 f"EXECUTION_LOCK_TIMEOUT ({settings.EXECUTION_LOCK_TIMEOUT}s) must be longer "
@@ -21,7 +21,7 @@ def execution_settings_check(app_configs=None, **kwargs) -> list[Error]:
             )
         )
     visibility = (settings.CELERY_BROKER_TRANSPORT_OPTIONS or {}).get("visibility_timeout", 3600)
-    if settings.CELERY_TASK_TIME_LIMIT >= visibility:
+    if visibility <= settings.CELERY_TASK_TIME_LIMIT:
         errors.append(
             Error(
                 f"CELERY_TASK_TIME_LIMIT ({settings.CELERY_TASK_TIME_LIMIT}s) must be shorter "

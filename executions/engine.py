@@ -41,10 +41,10 @@ from django_redis import get_redis_connection
 from redis.exceptions import LockError
 
 from executions import trading, worker_guard
-from executions.brokers import get_broker
+from executions.brokers import BrokerError, get_broker
+from executions.marketdata.selectors import candles_window
 from executions.models import Candle, StrategyExecution, Trade
 from executions.sandbox import SandboxLimits, run_strategy
-from executions.selectors import candles_window
 from executions.signals import SignalError, parse_signal
 from strategies.settings_cache import strategy_settings_get
 from subscriptions.models import StrategySubscription
@@ -115,7 +115,9 @@ def execution_run(*, strategy_id, close_time: datetime) -> StrategyExecution | N
             lock.release()
         except LockError:
             # Expired and possibly taken by another delivery, which the row fenced off.
-            logger.warning("execution lock of %s at %s expired before release", strategy_id, close_time)
+            logger.warning(
+                "execution lock of %s at %s expired before release", strategy_id, close_time
+            )
 
 
 class _Run:
@@ -398,40 +400,37 @@ class _Run:
             if quantity <= 0:
                 reasons["position size rounds to zero"].append(str(subscription.id))
                 continue
-            fill_price = _entry_fill(
-                credential,
-                symbol=self.execution.symbol,
-                side=side,
-                quantity=quantity,
-                price=signal.entry_price,
-            )
+            try:
+                fill = get_broker(credential).place_entry_order(
+                    symbol=self.execution.symbol,
+                    side=side,
+                    quantity=quantity,
+                    price=signal.entry_price,
+                )
+            except BrokerError as exc:
+                reasons[f"broker refused the order ({exc})"].append(str(subscription.id))
+                continue
             trades.append(
                 Trade(
                     subscription_id=subscription.id,
                     execution_id=self.execution.id,
                     symbol=self.execution.symbol,
                     side=side,
-                    quantity=quantity,
-                    entry_price=fill_price,
+                    quantity=fill.quantity,
+                    entry_price=fill.price,
                     stop_loss=stops.stop_loss,
                     take_profit=stops.take_profit,
                 )
             )
         Trade.objects.bulk_create(trades, batch_size=2000)
-        subscription_stats_apply_opened(subscription_ids=[trade.subscription_id for trade in trades])
+        subscription_stats_apply_opened(
+            subscription_ids=[trade.subscription_id for trade in trades]
+        )
         for reason, ids in sorted(reasons.items()):
             named = ", ".join(ids[:NOTE_EXAMPLES]) + (" …" if len(ids) > NOTE_EXAMPLES else "")
             self.notes.append(f"no trade for {len(ids)} subscription(s), {reason}: {named}")
         self.notes.append(f"opened {len(trades)} {side} trade(s) at {signal.entry_price}")
         return len(subscriptions), len(trades)
-
-
-def _entry_fill(credential, *, symbol: str, side: str, quantity: Decimal, price: Decimal) -> Decimal:
-    """The entry price the subscriber's broker gives (the paper broker fills at `price`)."""
-    order = get_broker(credential).place_entry_order(
-        symbol=symbol, side=side, quantity=quantity, price=price
-    )
-    return order.price
 
 
 def _mark_closed(trade: Trade, price: Decimal, reason: str, closed_at: datetime) -> None:

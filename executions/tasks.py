@@ -10,9 +10,13 @@ from django.utils import timezone
 
 from executions.candles import candle_close_floor
 from executions.engine import execution_run
+from executions.marketdata.services import candle_ensure
 from executions.models import StrategyExecution
-from executions.services import candle_ensure
-from strategies.registry import registry_active_candles, registry_ensure_built, registry_strategy_ids
+from strategies.registry import (
+    registry_active_candles,
+    registry_ensure_built,
+    registry_strategy_ids,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +57,7 @@ def resolution_tick(resolution: int) -> int:
 
 @shared_task(name="executions.run_strategy")
 def run_strategy(strategy_id: str, close_iso: str) -> str | None:
-    execution = execution_run(
-        strategy_id=strategy_id, close_time=datetime.fromisoformat(close_iso)
-    )
+    execution = execution_run(strategy_id=strategy_id, close_time=datetime.fromisoformat(close_iso))
     return execution.status if execution is not None else None
 
 

@@ -53,11 +53,7 @@ def subscription_stats_apply_closed_trades(*, closed: Iterable[tuple[object, Dec
         + per_subscription(pnl_sum, DecimalField(max_digits=24, decimal_places=8))
     }
     if wins:
-        changes["winning_trades"] = F("winning_trades") + per_subscription(
-            wins, IntegerField()
-        )
+        changes["winning_trades"] = F("winning_trades") + per_subscription(wins, IntegerField())
     if losses:
-        changes["losing_trades"] = F("losing_trades") + per_subscription(
-            losses, IntegerField()
-        )
+        changes["losing_trades"] = F("losing_trades") + per_subscription(losses, IntegerField())
     return StrategySubscription.objects.filter(id__in=list(pnl_sum)).update(**changes)
