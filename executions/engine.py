@@ -31,6 +31,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -43,9 +44,12 @@ from redis.exceptions import LockError
 from executions import trading, worker_guard
 from executions.brokers import BrokerError, get_broker
 from executions.marketdata.selectors import candles_window
+from executions.marketdata.services import candle_ensure
 from executions.models import Candle, StrategyExecution, Trade
 from executions.sandbox import SandboxLimits, run_strategy
 from executions.signals import SignalError, parse_signal
+from strategies.models import Strategy
+from strategies.registry import registry_ensure_built, registry_strategy_ids
 from strategies.settings_cache import strategy_settings_get
 from subscriptions.models import StrategySubscription
 from subscriptions.trade_stats import (
@@ -67,6 +71,38 @@ class _Outcome(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+def candle_close_prepare(*, symbol: str, resolution: int, close_time: datetime) -> list[str]:
+    """Before a candle close's runs: make sure the candle is stored and answer the ids of
+    the strategies registered on it (sorted). A market data failure is logged, not
+    raised: the runs still happen and SKIP with "market data missing", on the record."""
+    try:
+        candle_ensure(symbol=symbol, resolution=resolution, close_time=close_time)
+    except Exception:
+        logger.exception(
+            "market data for %s:%s at %s could not be ensured", symbol, resolution, close_time
+        )
+    return sorted(registry_strategy_ids(symbol=symbol, resolution=resolution))
+
+
+def candle_close_run(
+    *, symbol: str, resolution: int, close_time: datetime
+) -> list[tuple[str, StrategyExecution | None]]:
+    """The whole candle close synchronously (`manage.py run_candle`): every registered
+    strategy of the candle, one after the other; answers (strategy code, execution)."""
+    registry_ensure_built()
+    strategy_ids = candle_close_prepare(
+        symbol=symbol.upper(), resolution=resolution, close_time=close_time
+    )
+    codes = dict(Strategy.objects.filter(id__in=strategy_ids).values_list("id", "code"))
+    return [
+        (
+            codes.get(UUID(strategy_id), strategy_id),
+            execution_run(strategy_id=strategy_id, close_time=close_time),
+        )
+        for strategy_id in strategy_ids
+    ]
 
 
 def execution_lock_key(*, strategy_id, symbol: str, resolution: int, close_time: datetime) -> str:

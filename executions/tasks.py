@@ -9,13 +9,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from executions.candles import candle_close_floor
-from executions.engine import execution_run
-from executions.marketdata.services import candle_ensure
+from executions.engine import candle_close_prepare, execution_run
 from executions.models import StrategyExecution
 from strategies.registry import (
     registry_active_candles,
     registry_ensure_built,
-    registry_strategy_ids,
 )
 
 logger = logging.getLogger(__name__)
@@ -44,12 +42,10 @@ def resolution_tick(resolution: int) -> int:
         symbol, _, key_resolution = key.rpartition(":")
         if int(key_resolution) != resolution:
             continue
-        try:
-            candle_ensure(symbol=symbol, resolution=resolution, close_time=close_time)
-        except Exception:
-            # The runs still go out: each SKIPs with "market data missing", on the record.
-            logger.exception("market data for %s at %s could not be ensured", key, close_time)
-        for strategy_id in sorted(registry_strategy_ids(symbol=symbol, resolution=resolution)):
+        strategy_ids = candle_close_prepare(
+            symbol=symbol, resolution=resolution, close_time=close_time
+        )
+        for strategy_id in strategy_ids:
             run_strategy.apply_async((strategy_id, close_time.isoformat()), expires=expires)
             enqueued += 1
     return enqueued
