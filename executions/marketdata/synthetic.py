@@ -30,10 +30,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Fast octaves: spacing in minutes; amplitude = per-minute volatility * sqrt(spacing).
 _FAST_SPACINGS = (1, 4, 16, 64, 256, 1024, 4096)
 # Slow octaves (two weeks, two months, a year): fixed amplitudes in log price.
-_SLOW_OCTAVES = ((20_160, 0.04), (86_400, 0.06), (525_600, 0.08))
+_SLOW_OCTAVES = ((20_160, 0.04), (86_400, 0.05), (525_600, 0.08))
 # Known symbols: (centre price, per-minute volatility in log price).
 _KNOWN = {
-    "BTCUSDT": (54_000.0, 0.0008),
+    "BTCUSDT": (53_000.0, 0.0008),
     "ETHUSDT": (2_900.0, 0.001),
     "SOLUSDT": (150.0, 0.0012),
     "BNBUSDT": (600.0, 0.001),
@@ -72,6 +72,12 @@ class SyntheticMarket:
         self.price_step = Decimal(1).scaleb(-places)
         # Volume in base units per minute: roughly a million quote units a minute.
         self.base_volume = 1_000_000 / self.centre
+
+    def price_bounds(self) -> tuple[float, float]:
+        """The lowest and highest price the path can ever reach (every octave at its
+        extreme at once); real excursions stay well inside."""
+        reach = sum(amplitude for _, amplitude in self.octaves)
+        return self.centre * math.exp(-reach), self.centre * math.exp(reach)
 
     def price(self, minute: int) -> float:
         """The price at a whole minute since the epoch."""

@@ -29,11 +29,15 @@ Backends and what each protects against
     All of the above. Does NOT block the network (the strategy can connect to any host or
     local service the worker can reach, e.g. PostgreSQL on 127.0.0.1:5432 - it has no
     credentials, but can probe) and does NOT hide the filesystem: it can read and write
-    whatever the worker's uid can (limited only by RLIMIT_FSIZE). A process that escapes its
-    group would need fork, which seccomp denies. Use it where bwrap is not available.
-``bwrap``
+    whatever the worker's uid can (limited only by RLIMIT_FSIZE). It does NOT hide other
+    processes either: a strategy running under the worker's uid can read
+    ``/proc/<worker pid>/environ`` - the worker's secrets - unless the worker is not root
+    and has made itself non-dumpable (``prctl(PR_SET_DUMPABLE, 0)``, e.g. in Celery's
+    ``worker_process_init``). A process that escapes its group would need fork, which
+    seccomp denies. For development, or where bwrap is not available.
+``bwrap`` (production)
     ``process`` inside bubblewrap: new user/pid/net/ipc/uts namespaces (no network besides
-    a private loopback), all capabilities dropped, only the interpreter, system libraries
+    a private loopback, no other process visible), all capabilities dropped, only the interpreter, system libraries
     and this directory visible, read-only; the work directory is the only writable place;
     the sandbox dies with its parent. Does NOT protect against kernel exploits (a shared
     kernel), nor against CPU contention with other processes.

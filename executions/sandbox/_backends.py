@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
@@ -172,10 +173,10 @@ class WarmClient:
                 _runtime.write_frame(proc.stdin.fileno(), request)
                 return _runtime.read_frame(proc.stdout.fileno(), max_frame, deadline)
             except TimeoutError:
-                self._stop()
+                self.close()
                 return {"status": "timeout", "returncode": 0, "answer": "", "diag": ""}
             except (OSError, EOFError, ValueError) as exc:
-                self._stop()
+                self.close()
                 return {
                     "status": "crashed",
                     "error": f"the sandbox server failed ({type(exc).__name__}); "
@@ -185,7 +186,7 @@ class WarmClient:
     def _ensure_server(self) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
-        self._stop()
+        self.close()
         self._workdir = tempfile.mkdtemp(prefix="sandbox-warm-")
         command = interpreter_command("serve")
         if self._bwrap:
@@ -195,7 +196,8 @@ class WarmClient:
         self._proc = _spawn(command, self._workdir, stderr=None)
         return self._proc
 
-    def _stop(self) -> None:
+    def close(self) -> None:
+        """Stop the server (if any) and remove its work directory."""
         if self._proc is not None:
             _runtime.kill_group(self._proc.pid)  # its children die with it (PDEATHSIG)
             self._proc.wait()
@@ -213,6 +215,14 @@ class _WarmRegistry:
         self.pid = os.getpid()
         self.lock = threading.Lock()
         self.clients: dict[bool, WarmClient] = {}
+        # Stop the servers at exit so their work directories go too.
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        # A forked child inherits this handler: it must not kill its parent's servers.
+        if self.pid == os.getpid():
+            for client in self.clients.values():
+                client.close()
 
 
 _registry = _WarmRegistry()

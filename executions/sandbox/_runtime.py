@@ -19,22 +19,25 @@ Modes:
 
 from __future__ import annotations
 
+# Every import here is paid by each ``process``/``bwrap`` execution: standard library only,
+# and as few modules as will do (no typing, traceback or importlib at run time).
 import builtins
 import ctypes
-import importlib.util
 import io
 import json
 import os
 import resource
 import selectors
-import shutil
 import signal
 import struct
 import sys
 import time
-import traceback
-from collections.abc import Callable
-from typing import Any, NoReturn
+import types
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, NoReturn
 
 STRATEGY_FILENAME = "<strategy>"
 INDICATORS_PATH = os.path.join(
@@ -161,11 +164,13 @@ def deny_process_creation() -> bool:
 def load_indicators() -> None:
     """Make ``import indicators`` work without putting this directory on sys.path (which
     would expose every module here to the strategy)."""
-    spec = importlib.util.spec_from_file_location("indicators", INDICATORS_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = types.ModuleType("indicators")
+    module.__file__ = INDICATORS_PATH
+    with open(INDICATORS_PATH, encoding="utf-8") as handle:
+        code = compile(handle.read(), INDICATORS_PATH, "exec")
+    # Registered before it runs, like the import system does.
     sys.modules["indicators"] = module
+    exec(code, module.__dict__)  # noqa: S102 - our own module, loaded by path
 
 
 # --------------------------------------------------------------------------- execution
@@ -238,12 +243,13 @@ class StrategyError(Exception):
 
 
 def _strategy_line(exc: BaseException) -> str:
-    lines = [
-        frame.lineno
-        for frame in traceback.extract_tb(exc.__traceback__)
-        if frame.filename == STRATEGY_FILENAME
-    ]
-    return f" (line {lines[-1]})" if lines else ""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:  # the innermost frame of the strategy's own code
+        if tb.tb_frame.f_code.co_filename == STRATEGY_FILENAME:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" (line {line})" if line is not None else ""
 
 
 def _describe(exc: BaseException) -> str:
@@ -493,6 +499,8 @@ def _run_forked(request: dict[str, Any]) -> dict[str, Any]:
 def _empty_directory(path: str) -> None:
     """Executions share the server's work directory one after the other: wipe it so no
     strategy finds what the previous one wrote."""
+    import shutil  # only the warm server needs it: keep it off the per-execution start
+
     for entry in os.scandir(path):
         if entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)

@@ -426,3 +426,18 @@ def test_crossover_and_crossunder():
 def test_bad_period():
     with pytest.raises(ValueError, match="period must be a positive integer"):
         ind.sma([1, 2], 0)
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=_SKIP_BWRAP) for n in ("bwrap", "warm-bwrap")]
+)
+def test_bwrap_hides_the_worker_process(name):
+    # Outside a pid namespace /proc/<worker>/environ would expose the worker's secrets.
+    result = run(
+        "import os\ndef generate_signal(c, p):\n"
+        "    return {'action': 'HOLD', 'seen': os.path.exists(f'/proc/{p[\"pid\"]}/environ')}\n",
+        name,
+        params={"pid": os.getpid()},
+    )
+    assert result.ok, result.error
+    assert result.signal["seen"] is False
