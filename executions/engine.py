@@ -41,8 +41,9 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 from redis.exceptions import LockError
 
+from accounts.models import BrokerCredential
 from executions import trading, worker_guard
-from executions.brokers import BrokerError, get_broker
+from executions.brokers import BrokerError, PaperBroker, get_broker
 from executions.marketdata.selectors import candles_window
 from executions.marketdata.services import candle_ensure
 from executions.models import Candle, StrategyExecution, Trade
@@ -348,8 +349,9 @@ class _Run:
             strategy_id=self.execution.strategy_id, is_active=True
         ).count()
 
-    def _subscriptions(self):
-        """Every active subscription of the strategy with what eligibility needs, one query."""
+    def _subscriptions(self) -> list[dict]:
+        """Every active subscription of the strategy with what eligibility and sizing need,
+        in ONE query, as plain rows (no model instances: 10,000 of them cost ~0.5 s)."""
         day_start = self.close_time.replace(hour=0, minute=0, second=0, microsecond=0)
         open_count = (
             Trade.objects.filter(subscription=OuterRef("pk"), status=Trade.Status.OPEN)
@@ -371,13 +373,10 @@ class _Run:
             .values("total")
         )
         money = DecimalField(max_digits=24, decimal_places=8)
-        return (
+        return list(
             StrategySubscription.objects.filter(
                 strategy_id=self.execution.strategy_id, is_active=True
             )
-            .select_related("broker_credential")
-            # Sizing never needs the secret halves: they stay encrypted in the database.
-            .defer("broker_credential__api_key", "broker_credential__api_secret")
             .annotate(
                 open_trade_count=Coalesce(
                     Subquery(open_count, output_field=IntegerField()), Value(0)
@@ -387,6 +386,24 @@ class _Run:
                 ),
             )
             .order_by("id")
+            # Never the credential's secret halves: they stay encrypted in the database.
+            .values(
+                "id",
+                "is_active",
+                "is_paused",
+                "capital",
+                "risk_per_trade",
+                "leverage",
+                "max_positions",
+                "max_daily_loss",
+                "sl_atr_multiplier",
+                "tp_atr_multiplier",
+                "broker_credential_id",
+                "open_trade_count",
+                "realised_pnl_today",
+                credential_active=F("broker_credential__is_active"),
+                broker_name=F("broker_credential__broker_name"),
+            )
         )
 
     def _open_trades(self, signal, candles) -> tuple[int, int]:
@@ -395,21 +412,20 @@ class _Run:
         atr_done = False
         reasons: dict[str, list[str]] = defaultdict(list)
         trades: list[Trade] = []
-        subscriptions = list(self._subscriptions())
-        for subscription in subscriptions:
-            credential = subscription.broker_credential
+        subscriptions = self._subscriptions()
+        for row in subscriptions:
             reason = trading.ineligibility_reason(
-                is_active=subscription.is_active,
-                is_paused=subscription.is_paused,
-                credential_active=credential.is_active,
-                open_trades=subscription.open_trade_count,
-                max_positions=subscription.max_positions,
-                realised_pnl_today=subscription.realised_pnl_today,
-                capital=subscription.capital,
-                max_daily_loss=subscription.max_daily_loss,
+                is_active=row["is_active"],
+                is_paused=row["is_paused"],
+                credential_active=row["credential_active"],
+                open_trades=row["open_trade_count"],
+                max_positions=row["max_positions"],
+                realised_pnl_today=row["realised_pnl_today"],
+                capital=row["capital"],
+                max_daily_loss=row["max_daily_loss"],
             )
             if reason:
-                reasons[reason].append(str(subscription.id))
+                reasons[reason].append(str(row["id"]))
                 continue
             needs_atr = signal.stop_loss is None or signal.take_profit is None
             if needs_atr and not atr_done:
@@ -420,35 +436,35 @@ class _Run:
                 signal_stop_loss=signal.stop_loss,
                 signal_take_profit=signal.take_profit,
                 atr=atr,
-                sl_atr_multiplier=subscription.sl_atr_multiplier,
-                tp_atr_multiplier=subscription.tp_atr_multiplier,
+                sl_atr_multiplier=row["sl_atr_multiplier"],
+                tp_atr_multiplier=row["tp_atr_multiplier"],
             )
             if stops.stop_loss is None:
-                reasons[stops.reason].append(str(subscription.id))
+                reasons[stops.reason].append(str(row["id"]))
                 continue
             quantity = trading.position_size(
-                capital=subscription.capital,
-                risk_per_trade=subscription.risk_per_trade,
-                leverage=subscription.leverage,
+                capital=row["capital"],
+                risk_per_trade=row["risk_per_trade"],
+                leverage=row["leverage"],
                 entry_price=signal.entry_price,
                 stop_loss=stops.stop_loss,
             )
             if quantity <= 0:
-                reasons["position size rounds to zero"].append(str(subscription.id))
+                reasons["position size rounds to zero"].append(str(row["id"]))
                 continue
             try:
-                fill = get_broker(credential).place_entry_order(
+                fill = _broker_for(row).place_entry_order(
                     symbol=self.execution.symbol,
                     side=side,
                     quantity=quantity,
                     price=signal.entry_price,
                 )
             except BrokerError as exc:
-                reasons[f"broker refused the order ({exc})"].append(str(subscription.id))
+                reasons[f"broker refused the order ({exc})"].append(str(row["id"]))
                 continue
             trades.append(
                 Trade(
-                    subscription_id=subscription.id,
+                    subscription_id=row["id"],
                     execution_id=self.execution.id,
                     symbol=self.execution.symbol,
                     side=side,
@@ -458,15 +474,30 @@ class _Run:
                     take_profit=stops.take_profit,
                 )
             )
-        Trade.objects.bulk_create(trades, batch_size=2000)
-        subscription_stats_apply_opened(
-            subscription_ids=[trade.subscription_id for trade in trades]
-        )
+        # One INSERT (PostgreSQL: UNNEST arrays, no parameter limit), one counter UPDATE.
+        Trade.objects.bulk_create(trades)
+        if trades:
+            subscription_stats_apply_opened(
+                subscription_ids=Trade.objects.filter(execution_id=self.execution.id).values(
+                    "subscription_id"
+                )
+            )
         for reason, ids in sorted(reasons.items()):
             named = ", ".join(ids[:NOTE_EXAMPLES]) + (" …" if len(ids) > NOTE_EXAMPLES else "")
             self.notes.append(f"no trade for {len(ids)} subscription(s), {reason}: {named}")
         self.notes.append(f"opened {len(trades)} {side} trade(s) at {signal.entry_price}")
         return len(subscriptions), len(trades)
+
+
+_PAPER_BROKER = PaperBroker()
+
+
+def _broker_for(row: dict):
+    """The subscriber's broker. Paper needs no credential; a real exchange loads (and
+    decrypts) that one credential, the only place the engine ever touches a secret."""
+    if (row["broker_name"] or "").strip().lower() == BrokerCredential.PAPER:
+        return _PAPER_BROKER
+    return get_broker(BrokerCredential.objects.get(id=row["broker_credential_id"]))
 
 
 def _mark_closed(trade: Trade, price: Decimal, reason: str, closed_at: datetime) -> None:

@@ -11,16 +11,15 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db.models import Case, DecimalField, F, IntegerField, Value, When
+from django.db.models import Case, DecimalField, F, IntegerField, QuerySet, Value, When
 
 from .models import StrategySubscription
 
 
-def subscription_stats_apply_opened(*, subscription_ids: Iterable) -> int:
-    """One more trade for each subscription listed (each at most once per call)."""
-    ids = list(subscription_ids)
-    if not ids:
-        return 0
+def subscription_stats_apply_opened(*, subscription_ids: Iterable | QuerySet) -> int:
+    """One more trade for each subscription listed (each at most once per call). A
+    queryset of ids (e.g. the subscriptions of an execution's trades) stays a subquery."""
+    ids = subscription_ids if isinstance(subscription_ids, QuerySet) else list(subscription_ids)
     return StrategySubscription.objects.filter(id__in=ids).update(
         total_trades=F("total_trades") + 1
     )

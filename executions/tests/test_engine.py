@@ -5,6 +5,7 @@ from decimal import Decimal as D
 import pytest
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django_redis import get_redis_connection
 
 from accounts.tests.factories import BrokerCredentialFactory
@@ -329,3 +330,23 @@ def test_parallel_duplicate_deliveries_run_once():
     assert len([r for r in results if r is not None]) == 1
     assert StrategyExecution.objects.get().status == Status.COMPLETED
     assert Trade.objects.count() == 3
+
+
+def test_statements_per_close_do_not_grow_with_subscribers():
+    make_candles()
+    statements = []
+    for subscribers in (2, 25):
+        strategy = make_strategy(BUY_WITH_STOPS)
+        for _ in range(subscribers):
+            subscription = SubscriptionFactory(strategy=strategy, max_positions=3)
+            # One long stopped out by the candle (low 99), one short closed by the BUY.
+            open_trade(subscription, opened_at=CLOSE - PERIOD, stop="99.5", tp="500")
+            open_trade(subscription, opened_at=CLOSE - 2 * PERIOD, side="SELL", stop="500", tp="50")
+        with CaptureQueriesContext(connection) as queries:
+            execution = execution_run(strategy_id=strategy.id, close_time=CLOSE)
+        assert execution.trades_created == subscribers
+        assert Trade.objects.filter(execution__strategy=strategy, status="CLOSED").count() == (
+            2 * subscribers
+        )
+        statements.append(len(queries))
+    assert statements[0] == statements[1], statements

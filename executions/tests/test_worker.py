@@ -102,6 +102,11 @@ def worker(tmp_path):
 
 
 @pytest.mark.worker
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the worker process needs a database it can share: PostgreSQL (SQLite's test "
+    "database lives in this process's memory)",
+)
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_runs_the_execution(worker):
     process, log = worker
