@@ -51,7 +51,9 @@ def measure(call: Callable[[], None], runs: int) -> tuple[float, float]:
         call()
         samples.append((time.perf_counter() - started) * 1000)
     samples.sort()
-    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+    return statistics.median(samples), samples[
+        min(len(samples) - 1, int(len(samples) * 0.99))
+    ]
 
 
 def sandbox_call(backend: str) -> Callable[[], None]:
@@ -86,8 +88,12 @@ def main() -> None:
     ]
     for backend in BACKENDS:
         usable = not (backend.endswith("bwrap") and unusable)
-        rows.append((f"sandbox backend {backend!r}", sandbox_call(backend) if usable else None))
-    print(f"{runs} runs each, trivial strategy, {BARS} candles; milliseconds per execution")
+        rows.append(
+            (f"sandbox backend {backend!r}", sandbox_call(backend) if usable else None)
+        )
+    print(
+        f"{runs} runs each, trivial strategy, {BARS} candles; milliseconds per execution"
+    )
     print(f"{'':48} {'median':>8} {'p99':>8}")
     for label, call in rows:
         if call is None:
