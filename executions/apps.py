@@ -6,12 +6,14 @@ class ExecutionsConfig(AppConfig):
     name = "executions"
 
     def ready(self) -> None:
-        from celery.signals import worker_init
+        from celery.signals import worker_init, worker_process_init
 
         from executions import checks  # noqa: F401  (registers the system checks)
 
-        # Once per worker, before its pool starts: prefork children inherit the result.
+        # Once per worker before its pool starts (solo and threads pools run strategies in
+        # that process), and again in every prefork child, the process that runs them.
         worker_init.connect(_check_sandbox_at_worker_start, weak=False)
+        worker_process_init.connect(_check_sandbox_at_worker_start, weak=False)
 
 
 def _check_sandbox_at_worker_start(**kwargs) -> None:
