@@ -327,7 +327,7 @@ class _Run:
                     break
         if closed:
             with transaction.atomic():
-                _save_closed(closed)
+                closed = _save_closed(closed)
             stops = sum(1 for trade in closed if trade.exit_reason == Trade.ExitReason.STOP_LOSS)
             self.notes.append(
                 f"closed {len(closed)} trade(s): {stops} at stop-loss, "
@@ -338,8 +338,8 @@ class _Run:
         closed = list(self._open_trades_of_strategy(sides=sides).select_for_update())
         for trade in closed:
             _mark_closed(trade, price, reason, self.close_time)
+        closed = _save_closed(closed)
         if closed:
-            _save_closed(closed)
             self.notes.append(f"closed {len(closed)} trade(s) on {reason} at {price}")
 
     # -- opening ---------------------------------------------------------------------
@@ -502,9 +502,7 @@ def trades_insert(trades: list[Trade]) -> None:
     table = connection.ops.quote_name(Trade._meta.db_table)
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy(
-            f"COPY {table} ({columns}) FROM STDIN"
-        ) as copy,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
     ):
         for trade in trades:
             # pre_save fills auto_now_add; every other value is a plain str, UUID,
@@ -531,14 +529,61 @@ def _mark_closed(trade: Trade, price: Decimal, reason: str, closed_at: datetime)
     trade.closed_at = closed_at
 
 
-def _save_closed(trades: list[Trade]) -> None:
-    """Write closed trades and their subscriptions' counters (inside the caller's transaction)."""
-    Trade.objects.bulk_update(
-        trades, ["exit_price", "exit_reason", "status", "pnl", "closed_at"], batch_size=2000
-    )
+def _save_closed(trades: list[Trade]) -> list[Trade]:
+    """Write closed trades and their subscriptions' counters (inside the caller's
+    transaction), in two statements whatever their number. Only trades still OPEN in the
+    database are closed (and counted); answers those."""
+    trades = trades_close(trades)
     subscription_stats_apply_closed_trades(
         closed=[(trade.subscription_id, trade.pnl) for trade in trades]
     )
+    return trades
+
+
+_CLOSE_FIELDS = ["exit_price", "exit_reason", "status", "pnl", "closed_at"]
+
+
+def trades_close(trades: list[Trade]) -> list[Trade]:
+    """Store the exit of each trade (exit_price, exit_reason, pnl, closed_at set in Python
+    by `trading`) with one UPDATE that only touches rows still OPEN.
+
+    PostgreSQL: UPDATE … FROM unnest(arrays), one statement with five array parameters
+    (bulk_update's CASE WHEN takes ~25 s for 10,000 rows). Elsewhere: bulk_update."""
+    if not trades:
+        return []
+    if connection.vendor != "postgresql":
+        still_open = set(
+            Trade.objects.filter(
+                id__in=[trade.id for trade in trades], status=Trade.Status.OPEN
+            ).values_list("id", flat=True)
+        )
+        trades = [trade for trade in trades if trade.id in still_open]
+        Trade.objects.bulk_update(trades, _CLOSE_FIELDS, batch_size=500)
+        return trades
+    table = connection.ops.quote_name(Trade._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} AS trade
+            SET status = %s, exit_price = v.exit_price, exit_reason = v.exit_reason,
+                pnl = v.pnl, closed_at = v.closed_at
+            FROM unnest(%s::uuid[], %s::numeric[], %s::text[], %s::numeric[],
+                        %s::timestamptz[]) AS v(id, exit_price, exit_reason, pnl, closed_at)
+            WHERE trade.id = v.id AND trade.status = %s
+            RETURNING trade.id
+            """,  # noqa: S608 (the table name comes from the model)
+            [
+                Trade.Status.CLOSED,
+                [trade.id for trade in trades],
+                [trade.exit_price for trade in trades],
+                [trade.exit_reason for trade in trades],
+                [trade.pnl for trade in trades],
+                [trade.closed_at for trade in trades],
+                Trade.Status.OPEN,
+            ],
+        )
+        closed = {row[0] for row in cursor.fetchall()}
+    return [trade for trade in trades if trade.id in closed]
 
 
 def _candles_payload(candles: list[Candle]) -> dict[str, list]:
