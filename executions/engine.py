@@ -201,6 +201,7 @@ class _Run:
                 "execution_log",
                 "completed_at",
                 "duration_ms",
+                "signal",
                 *fields,
             ]
         )
@@ -254,6 +255,8 @@ class _Run:
             backend=settings.SANDBOX_BACKEND,
         )
         self.output = result.output or ""
+        # Kept on the row whatever follows: an invalid signal is easier to fix when seen.
+        self.execution.signal = result.signal
         if not result.ok:
             raise _Outcome(Status.FAILED, result.error or "strategy failed")
         try:
@@ -273,7 +276,6 @@ class _Run:
                 subscribers, created = self._subscribers_count(), 0
             self._finish(
                 Status.COMPLETED,
-                signal=result.signal,
                 subscribers_count=subscribers,
                 trades_created=created,
             )

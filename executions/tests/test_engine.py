@@ -294,6 +294,7 @@ def test_hostile_strategies_fail_alone():
     }
     good_run = execution_run(strategy_id=good.id, close_time=CLOSE)
 
+    assert results["bad-stop"].signal == {"action": "BUY", "stopLoss": 150.0}
     for name, (_, words) in hostile.items():
         assert results[name].status == Status.FAILED, name
         assert words.lower() in results[name].error_message.lower(), results[name].error_message

@@ -173,6 +173,18 @@ def test_run_candle_command_prints_one_line_per_execution():
     assert lines[1].startswith(f"{strategy.code}: COMPLETED signal=BUY trades=1 ")
 
 
+def test_run_candle_defaults_to_the_last_closed_candle():
+    out = StringIO()
+    call_command("run_candle", "--symbol", "ETHUSDT", "--resolution", "15", stdout=out)
+    close = candle_close_floor(timezone.now(), 15)
+    first, second = out.getvalue().splitlines()
+    assert first in {
+        f"ETHUSDT:15 close {close.isoformat()}",
+        f"ETHUSDT:15 close {(close - timedelta(minutes=15)).isoformat()}",
+    }
+    assert second == "no strategy is registered on this candle"
+
+
 class TestSettingsChecks:
     def test_defaults_pass(self):
         assert execution_settings_check() == []
