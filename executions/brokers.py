@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from .exchanges import PAPER, ExchangeConfigError, ccxt_exchange, exchange_ids, market_symbol, scrub
+from .exchanges import (
+    PAPER,
+    ExchangeConfigError,
+    ccxt_exchange,
+    exchange_ids,
+    market_symbol,
+    public_exchange,
+    scrub,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -89,16 +97,23 @@ class CcxtBroker:
         import ccxt
 
         side = _check_order(side, quantity, price)
+        failure = None
         try:
             exchange = ccxt_exchange(self.name, api_key=self._api_key, secret=self._secret)
+            # The market list is public: borrow the shared client's instead of loading it
+            # again for every order.
+            exchange.set_markets(public_exchange(self.name).load_markets())
             market = market_symbol(exchange, symbol)
+            # ccxt takes the amount as a number and rounds it to the market's lot size.
             order = exchange.create_order(market, "market", side.lower(), float(quantity))
         except ExchangeConfigError as exc:
-            raise self._fail(str(exc)) from None
+            failure = str(exc)
         except ccxt.BaseError as exc:
-            # `from None`: the ccxt exception's context holds the signed request.
-            message = f"{self.name} rejected the order: {type(exc).__name__}: {exc}"
-            raise self._fail(message) from None
+            failure = f"{self.name} rejected the order: {type(exc).__name__}: {exc}"
+        if failure is not None:
+            # Raised outside the except block: no chained ccxt exception (which holds the
+            # signed request) travels with it.
+            raise self._fail(failure)
         filled = _decimal(order.get("filled"))
         if filled is not None and filled <= 0:
             raise self._fail(f"{self.name} order {order.get('id')} was not filled")

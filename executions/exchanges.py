@@ -9,7 +9,11 @@ every client (e.g. `{"options": {"fetchMarkets": {"types": ["spot"]}}}` for bina
 exchange's, keeping the path (a local stand-in exchange, a recording proxy).
 """
 
+import json
+import logging
 import re
+import threading
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -17,6 +21,12 @@ from django.conf import settings
 PAPER = "paper"
 # Our resolutions in minutes as ccxt timeframes.
 TIMEFRAMES = {1: "1m", 5: "5m", 15: "15m", 30: "30m", 60: "1h", 240: "4h", 1440: "1d"}
+
+
+# ccxt logs every request at DEBUG with its headers (the API key) and its signed body. Its
+# clients log here instead, and this logger never passes DEBUG on, whatever LOG_LEVEL says.
+_ccxt_logger = logging.getLogger("executions.exchanges.ccxt")
+_ccxt_logger.setLevel(logging.INFO)
 
 
 class ExchangeConfigError(ValueError):
@@ -55,9 +65,35 @@ def ccxt_exchange(exchange_id: str, *, api_key: str = "", secret: str = ""):
     if api_key or secret:
         config.update(apiKey=api_key, secret=secret)
     exchange = getattr(ccxt, exchange_id)(config)
+    exchange.logger = _ccxt_logger
     if settings.CCXT_API_URL:
         exchange.urls["api"] = _rebase(exchange.urls["api"], settings.CCXT_API_URL)
     return exchange
+
+
+# Public clients are kept per process so the exchange's market list (megabytes on binance)
+# is fetched once an hour, not once per candle or per order.
+MARKETS_TTL_SECONDS = 3600
+_public_clients: dict[tuple, tuple[float, object]] = {}
+_public_lock = threading.Lock()
+
+
+def public_exchange(exchange_id: str):
+    """A shared credential-less client for `exchange_id`, renewed every MARKETS_TTL_SECONDS
+    (which reloads its markets)."""
+    key = (
+        exchange_id,
+        settings.CCXT_API_URL,
+        settings.CCXT_TIMEOUT_MS,
+        json.dumps(settings.CCXT_OPTIONS, sort_keys=True),
+    )
+    with _public_lock:
+        cached = _public_clients.get(key)
+        if cached is not None and time.monotonic() - cached[0] < MARKETS_TTL_SECONDS:
+            return cached[1]
+        exchange = ccxt_exchange(exchange_id)
+        _public_clients[key] = (time.monotonic(), exchange)
+        return exchange
 
 
 def market_symbol(exchange, symbol: str) -> str:

@@ -199,7 +199,7 @@ class CsvProvider:
         if not path.is_file():
             return []
         now = require_utc(self.clock(), "now")
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             bars = [
                 item.bar
                 for item in read_candle_csv(handle, resolution=resolution, now=now)

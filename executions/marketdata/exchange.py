@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from executions.candles import resolution_delta
-from executions.exchanges import TIMEFRAMES, ExchangeConfigError, ccxt_exchange, market_symbol
+from executions.exchanges import TIMEFRAMES, ExchangeConfigError, market_symbol, public_exchange
 from executions.exchanges import scrub as _scrub
 
 from .base import Bar, Clock, MarketDataError, closed_bars_in_range, require_utc
@@ -34,7 +34,7 @@ class CcxtProvider:
     def exchange(self):
         if self._exchange is None:
             try:
-                self._exchange = ccxt_exchange(self.exchange_id)
+                self._exchange = public_exchange(self.exchange_id)
             except ExchangeConfigError as exc:
                 raise MarketDataError(str(exc)) from None
         return self._exchange

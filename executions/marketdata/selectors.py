@@ -19,7 +19,7 @@ def candles_window(
     last_open = require_utc(close_time, "close_time") - resolution_delta(resolution)
     candles = list(
         Candle.objects.filter(
-            symbol=symbol.upper(), resolution=resolution, open_time__lte=last_open
+            symbol=symbol.replace("/", "").upper(), resolution=resolution, open_time__lte=last_open
         ).order_by("-open_time")[:count]
     )
     candles.reverse()

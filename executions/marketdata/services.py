@@ -18,6 +18,7 @@ from executions.candles import (
     resolution_delta,
 )
 from executions.models import Candle
+from strategies.models import RESOLUTIONS
 
 from . import get_provider
 from .base import Bar, MarketDataProvider, require_utc
@@ -37,6 +38,12 @@ class UpsertReport:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+
+
+def _check(symbol: str, resolution: int) -> str:
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"Unsupported resolution {resolution!r}; expected one of {RESOLUTIONS}")
+    return symbol.replace("/", "").strip().upper()
 
 
 def _column_value(bar: Bar, name: str) -> Decimal:
@@ -65,7 +72,7 @@ def candles_upsert(*, symbol: str, resolution: int, bars: Iterable[Bar]) -> Upse
     A bar that has not closed yet or is not on a boundary of the resolution is a bug in
     the caller (providers and the CSV reader filter them) and raises ValueError.
     """
-    symbol = symbol.upper()
+    symbol = _check(symbol, resolution)
     values = _normalized(bars, resolution, timezone.now())
     open_times = sorted(values)
     new = updated = unchanged = 0
@@ -119,7 +126,7 @@ def candle_ensure(
     one unless given) when the database lacks it. None when it has not closed yet or the
     provider has no such bar. `close_time` must lie on a boundary of the resolution.
     Provider failures raise `MarketDataError`."""
-    symbol = symbol.upper()
+    symbol = _check(symbol, resolution)
     close_time = require_utc(close_time, "close_time")
     open_time = candle_open_time(close_time, resolution)
     if close_time > timezone.now():
@@ -134,7 +141,13 @@ def candle_ensure(
     )
     bars = [bar for bar in bars if bar.open_time == open_time]
     if not bars:
-        logger.warning("%s has no %s:%s candle closing at %s", provider.name, *lookup.values())
+        logger.warning(
+            "%s has no %s:%s candle closing at %s",
+            provider.name,
+            symbol,
+            resolution,
+            close_time.isoformat(),
+        )
         return None
     candles_upsert(symbol=symbol, resolution=resolution, bars=bars)
     return Candle.objects.get(**lookup)
@@ -152,9 +165,9 @@ def candles_backfill(
     resolution, and never later than the last closed candle) are stored. The missing ones
     come from one provider call spanning the first to the last gap; candles already
     stored are left as they are. Answers how many candles were added."""
+    symbol = _check(symbol, resolution)
     if count <= 0:
         return 0
-    symbol = symbol.upper()
     period = resolution_delta(resolution)
     end_close = min(
         candle_close_floor(require_utc(end_close, "end_close"), resolution),
@@ -181,4 +194,4 @@ def candles_backfill(
         resolution=resolution,
         bars=[bar for bar in bars if bar.open_time in missing],
     )
-    return report.new + report.updated
+    return report.new

@@ -94,7 +94,10 @@ def test_file_without_header_with_epoch_seconds_and_milliseconds(tmp_path):
 
 def test_header_columns_may_come_in_any_order(tmp_path):
     path = tmp_path / "btc.csv"
-    path.write_text("Timestamp,Volume,Open,High,Low,Close\n2026-01-01T00:00:00Z,7,1,3,0.5,2\n")
+    # As a spreadsheet saves it: a byte-order mark before the header.
+    path.write_text(
+        "\ufeffTimestamp,Volume,Open,High,Low,Close\n2026-01-01T00:00:00Z,7,1,3,0.5,2\n"
+    )
     assert "1 new" in run(path, resolution=1)
     candle = Candle.objects.get()
     assert (candle.open, candle.high, candle.low, candle.close, candle.volume) == (

@@ -242,6 +242,17 @@ def test_ccxt_provider_maps_symbol_and_timeframe_and_parses_decimals(binance):
     assert all(r["headers"].get("Host", "").startswith("127.0.0.1") for r in binance.requests)
 
 
+def test_ccxt_provider_loads_the_markets_once_per_process(binance, settings):
+    settings.MARKET_DATA_PROVIDER = "ccxt"
+    for _ in range(2):
+        bars = get_provider().fetch_candles(
+            symbol="BTCUSDT", resolution=1, start=T0, end=T0 + MINUTE * 3
+        )
+        assert len(bars) == 3
+    paths = [r["path"] for r in binance.requests]
+    assert paths.count("/api/v3/exchangeInfo") == 1 and paths.count("/api/v3/klines") == 2
+
+
 def test_ccxt_provider_drops_the_bar_that_is_still_forming(binance):
     now = T0 + timedelta(minutes=7, seconds=20)  # the stand-in also serves bar 07:00
     provider = CcxtProvider(exchange_id="binance", clock=fixed_clock(now))
@@ -345,6 +356,8 @@ def test_upsert_refuses_unclosed_and_misaligned_bars():
     misaligned = Bar(**{**future.__dict__, "open_time": T0 + MINUTE})
     with pytest.raises(ValueError, match="boundary"):
         candles_upsert(symbol="BTCUSDT", resolution=5, bars=[misaligned])
+    with pytest.raises(ValueError, match="Unsupported resolution"):
+        candles_upsert(symbol="BTCUSDT", resolution=7, bars=[])
     assert not Candle.objects.exists()
 
 

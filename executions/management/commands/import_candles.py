@@ -29,7 +29,7 @@ class Command(BaseCommand):
         if not symbol.isalnum() or len(symbol) > 30:
             raise CommandError(f"Invalid symbol {symbol!r}")
         try:
-            handle = sys.stdin if file == "-" else open(file, newline="", encoding="utf-8")  # noqa: SIM115
+            handle = sys.stdin if file == "-" else open(file, newline="", encoding="utf-8-sig")  # noqa: SIM115
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}") from None
         totals = {"new": 0, "updated": 0, "unchanged": 0}
