@@ -17,6 +17,14 @@
    trades written with ONE bulk insert in the same transaction as the counters and the
    execution's completion.
 
+`subscribers_count` is the number of active subscriptions (paused ones included) when the
+signal was acted on; the execution log names, per reason, the subscriptions that got no
+trade. "Today" for the daily loss limit is the UTC day of the candle close, so a replay
+of an old close judges it by that day, not by the wall clock.
+
+A missing strategy (deleted) gets no row, as there is nothing to attach it to: the run
+is logged and ignored. An inactive one gets a SKIPPED row.
+
 The row always ends COMPLETED, SKIPPED (reason) or FAILED (error): an unexpected exception
 is caught, logged without secrets, and stored as FAILED. The number of SQL statements
 depends on the number of strategies, not on the number of subscribers.
