@@ -351,3 +351,19 @@ def test_statements_per_close_do_not_grow_with_subscribers():
         )
         statements.append(len(queries))
     assert statements[0] == statements[1], statements
+
+
+def test_a_trade_is_closed_and_counted_once():
+    strategy = make_strategy(HOLD)
+    subscription = SubscriptionFactory(strategy=strategy)
+    trade = open_trade(subscription, opened_at=CLOSE - PERIOD, quantity="2", stop="95", tp="110")
+    trade.exit_price, trade.exit_reason, trade.pnl = D("95"), "STOP_LOSS", D("-10")
+    trade.status, trade.closed_at = "CLOSED", CLOSE
+
+    assert engine._save_closed([trade]) == [trade]
+    assert engine._save_closed([trade]) == []  # a second writer finds it closed already
+
+    subscription.refresh_from_db()
+    assert (subscription.losing_trades, subscription.total_pnl) == (1, D("-10"))
+    trade.refresh_from_db()
+    assert (trade.status, trade.pnl, trade.closed_at) == ("CLOSED", D("-10"), CLOSE)
