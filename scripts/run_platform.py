@@ -40,7 +40,6 @@ def run_honcho(env: dict) -> int:
 
 def main() -> int:
     manage("migrate", "--noinput")
-    manage("setup_periodic_tasks")
     manage("collectstatic", "--noinput", "--verbosity", "0")
     manage("setup_periodic_tasks")
     manage("seed_demo")
