@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "django_celery_beat",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "strategies",
     "subscriptions",
@@ -168,6 +170,31 @@ REST_FRAMEWORK = {
         "strategy_upload": env.str("THROTTLE_STRATEGY_UPLOAD", default="30/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "tradeplatform.schema.EnvelopeAutoSchema",
+}
+
+# OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/, Redoc at /api/redoc/; the UIs'
+# assets come from drf-spectacular-sidecar (served by us, no CDN).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "tradeplatform API",
+    "DESCRIPTION": (
+        "Upload trading strategies, subscribe to them with your capital and risk settings, "
+        "and follow their trades. JSON in camelCase; every error is "
+        '`{"error": message, "details"?: {field: [messages]}}`; every list takes `page` and '
+        "`limit` and answers `{<things>: [...], pagination: {page, limit, total, pages}}`. "
+        "Authenticate with `Authorization: Bearer <token>` from POST /auth/login."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
+        "tradeplatform.schema.strip_trailing_slashes",
+    ],
 }
 
 # Keys inside a strategy's `params` and an execution's `signal` are the author's own: they
@@ -208,6 +235,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# The strategy sandbox (executions.sandbox): which backend and its per-execution limits.
+# "warm" (a forking sandbox server per worker process, ~3 ms per run) suits a machine
+# without bubblewrap; production sets "warm-bwrap" (no network, read-only filesystem).
+SANDBOX_BACKEND = env.str("SANDBOX_BACKEND", default="warm")
+SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", default=5.0)
+SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=5)
+SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)
+# The execution lock must outlive the sandbox's wall clock plus the time to write the
+# trades (executions.checks refuses a shorter one); the database row stays the fence.
+EXECUTION_LOCK_TIMEOUT = env.int("EXECUTION_LOCK_TIMEOUT", default=60)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
