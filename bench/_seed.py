@@ -1,0 +1,121 @@
+"""Fast seeding for the candle-close benchmarks: bulk inserts, no signals, no hashing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+# Buys at every close with a 1 % stop: every eligible subscriber gets a trade.
+BUY_SOURCE = (
+    "def generate_signal(candles, params):\n"
+    '    return {"action": "BUY", "stopLoss": candles.close[-1] * 0.99}\n'
+)
+SYMBOL = "BTCUSDT"
+RESOLUTION = 5
+LOOKBACK = 50
+
+
+def seed_candles(*, close_time: datetime, count: int, resolution: int = RESOLUTION) -> None:
+    """`count` candles up to `close_time`, a gentle zig-zag around 50,000."""
+    from executions.models import Candle
+
+    period = timedelta(minutes=resolution)
+    candles = []
+    for n in range(count):
+        base = Decimal(50_000 + (n % 20) * 25)
+        candles.append(
+            Candle(
+                symbol=SYMBOL,
+                resolution=resolution,
+                open_time=close_time - period * (n + 1),
+                open=base,
+                high=base + 60,
+                low=base - 40,
+                close=base + 10,
+                volume=Decimal("12.5"),
+            )
+        )
+    Candle.objects.bulk_create(candles, ignore_conflicts=True)
+
+
+def seed_strategies(count: int, *, prefix: str = "bench", resolution: int = RESOLUTION) -> list:
+    from accounts.models import User
+    from strategies.models import Strategy
+
+    author = User.objects.create(email=f"{prefix}-author@bench.example", password="!")
+    return Strategy.objects.bulk_create(
+        Strategy(
+            user=author,
+            name=f"{prefix} {n}",
+            code=f"{prefix}-{n}",
+            author=author.email,
+            strategy_code=BUY_SOURCE,
+            execution_config={
+                "symbol": SYMBOL,
+                "resolution": resolution,
+                "lookbackPeriod": LOOKBACK,
+                "params": {},
+            },
+        )
+        for n in range(count)
+    )
+
+
+def seed_subscribers(pairs: list[tuple[int, object]], *, prefix: str = "trader") -> int:
+    """One user (with a paper credential) per distinct user number in `pairs`, and one
+    active subscription per (user number, strategy). Answers the subscriptions created."""
+    from accounts.models import BrokerCredential, User
+    from subscriptions.models import StrategySubscription
+
+    numbers = sorted({number for number, _ in pairs})
+    users = User.objects.bulk_create(
+        User(email=f"{prefix}{n}@bench.example", password="!") for n in numbers
+    )
+    credentials = BrokerCredential.objects.bulk_create(
+        BrokerCredential(
+            user=user,
+            broker_name=BrokerCredential.PAPER,
+            api_key=f"paper-key-{n:08d}",
+            api_secret=f"paper-secret-{n:08d}",
+            api_key_last4=f"{n:04d}"[-4:],
+        )
+        for n, user in zip(numbers, users, strict=True)
+    )
+    by_number = dict(zip(numbers, zip(users, credentials, strict=True), strict=True))
+    subscriptions = StrategySubscription.objects.bulk_create(
+        (
+            StrategySubscription(
+                user=by_number[number][0],
+                strategy=strategy,
+                broker_credential=by_number[number][1],
+                capital=Decimal("10000"),
+                risk_per_trade=Decimal("0.01"),
+                leverage=10,
+                max_positions=1,
+            )
+            for number, strategy in pairs
+        ),
+        batch_size=2000,
+    )
+    from django.db.models import Count, OuterRef, Subquery
+
+    from strategies.models import Strategy
+
+    strategy_ids = {strategy.pk for _, strategy in pairs}
+    Strategy.objects.filter(pk__in=strategy_ids).update(
+        subscriber_count=Subquery(
+            StrategySubscription.objects.filter(strategy=OuterRef("pk"), is_active=True)
+            .order_by()
+            .values("strategy")
+            .annotate(count=Count("id"))
+            .values("count")
+        )
+    )
+    return len(subscriptions)
+
+
+def analyze() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
