@@ -28,6 +28,9 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# Celery puts the working directory first on sys.path when it loads its configuration:
+# run from another checkout, a benchmark would time that checkout's code.
+os.chdir(ROOT)
 
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "8"))

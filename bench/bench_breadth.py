@@ -176,10 +176,17 @@ def main() -> None:
         if counts.get("COMPLETED", 0) != args.strategies or last is None:
             raise SystemExit(f"not every run completed: {counts}, {trades} trades")
         ours = (last - sent_at).total_seconds()
+        durations = sorted(rows.values_list("duration_ms", flat=True))
+        first_start = rows.order_by("started_at").values_list("started_at", flat=True)[0]
         print(f"{'':34} {'seconds':>9} {'executions':>11} {'trades':>7}")
         print(
             f"{'engine, tick to last COMPLETED':34} {ours:9.3f} "
             f"{counts.get('COMPLETED', 0):11d} {trades:7d}"
+        )
+        print(
+            f"  first run started {(first_start - sent_at).total_seconds():.3f} s after the "
+            f"tick; each run's own duration (duration_ms) median "
+            f"{durations[len(durations) // 2]} ms, p99 {durations[int(len(durations) * 0.99)]} ms"
         )
         if args.skip_baseline:
             return

@@ -291,8 +291,12 @@ class _Run:
     # -- closing ---------------------------------------------------------------------
 
     def _open_trades_of_strategy(self, *, sides: Iterable[str] | None = None):
+        # Through the subscription (the same strategy as the trade's execution): the
+        # strategy's subscriptions, then their OPEN trades by (subscription, status). Through
+        # the execution, PostgreSQL read every OPEN trade of the symbol, or every execution
+        # of the strategy, both of which grow with time and with the other strategies.
         trades = Trade.objects.filter(
-            execution__strategy_id=self.execution.strategy_id,
+            subscription__strategy_id=self.execution.strategy_id,
             symbol=self.execution.symbol,
             status=Trade.Status.OPEN,
         )

@@ -92,8 +92,10 @@ class Trade(models.Model):
         EXIT = "EXIT"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No single-column index on subscription: the (subscription, …) indexes below serve
+    # its lookups, and each index is one more write per trade.
     subscription = models.ForeignKey(
-        StrategySubscription, on_delete=models.CASCADE, related_name="trades"
+        StrategySubscription, on_delete=models.CASCADE, related_name="trades", db_index=False
     )
     execution = models.ForeignKey(
         StrategyExecution, on_delete=models.CASCADE, related_name="trades"
@@ -118,8 +120,10 @@ class Trade(models.Model):
                 fields=["subscription", "execution"], name="one_trade_per_subscription_execution"
             ),
         ]
+        # No (symbol, status) index: the engine finds a strategy's open trades through its
+        # subscriptions; given that index, PostgreSQL would read every open trade of the
+        # symbol (all strategies) when its statistics say open trades are few.
         indexes = [
-            models.Index(fields=["symbol", "status"]),
             models.Index(fields=["subscription", "status"]),
             models.Index(fields=["subscription", "-created_at"]),
         ]

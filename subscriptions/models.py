@@ -13,10 +13,18 @@ class StrategySubscription(models.Model):
     """A user's capital and risk settings following one strategy."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No single-column indexes on user and strategy: the (user, -subscribed_at) and
+    # (strategy, is_active, is_paused) indexes below start with them and serve the same
+    # lookups. Every index is one more write per counter update at each candle close.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscriptions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+        db_index=False,
     )
-    strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="subscriptions")
+    strategy = models.ForeignKey(
+        Strategy, on_delete=models.PROTECT, related_name="subscriptions", db_index=False
+    )
     broker_credential = models.ForeignKey(
         BrokerCredential, on_delete=models.PROTECT, related_name="subscriptions"
     )

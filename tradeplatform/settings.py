@@ -235,6 +235,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Celery's Django fix-up closes the database connection around every task unless this is
+# set; tradeplatform/celery.py recycles connections by CONN_MAX_AGE instead.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=10_000)
 
 # The strategy sandbox (executions.sandbox): which backend and its per-execution limits.
 # "warm" (a forking sandbox server per worker process, ~3 ms per run) suits a machine
