@@ -119,3 +119,60 @@ def analyze() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
+
+
+def seed_history(strategies: list, *, close_time: datetime, closes: int, resolution: int) -> int:
+    """A platform in operation: each strategy ran `closes` times the day before, and each
+    of its subscriptions holds one closed trade per run (stopped out or taken profit).
+    Then ANALYZE, as autovacuum would have: the planner sees a real trade table, not an
+    empty one. Answers the trades written. Nothing here counts towards today's loss limit."""
+    from django.db.models import Count
+
+    from executions.engine import trades_insert
+    from executions.models import StrategyExecution, Trade
+    from subscriptions.models import StrategySubscription
+
+    yesterday = close_time - timedelta(days=1)
+    period = timedelta(minutes=resolution)
+    executions = StrategyExecution.objects.bulk_create(
+        StrategyExecution(
+            strategy=strategy,
+            symbol=SYMBOL,
+            resolution=resolution,
+            scheduled_time=yesterday - period * n,
+            status=StrategyExecution.Status.COMPLETED,
+        )
+        for strategy in strategies
+        for n in range(closes)
+    )
+    by_strategy: dict = {}
+    for execution in executions:
+        by_strategy.setdefault(execution.strategy_id, []).append(execution)
+    subscriptions = StrategySubscription.objects.filter(is_active=True).values_list(
+        "id", "strategy_id"
+    )
+    trades = []
+    for number, (subscription_id, strategy_id) in enumerate(subscriptions):
+        for k, execution in enumerate(by_strategy.get(strategy_id, [])):
+            won = (number + k) % 3 == 0
+            trades.append(
+                Trade(
+                    subscription_id=subscription_id,
+                    execution=execution,
+                    symbol=SYMBOL,
+                    side="BUY",
+                    quantity=Decimal("0.02"),
+                    entry_price=Decimal(50_000),
+                    stop_loss=Decimal(49_500),
+                    take_profit=Decimal(51_000),
+                    exit_price=Decimal(51_000) if won else Decimal(49_500),
+                    exit_reason="TAKE_PROFIT" if won else "STOP_LOSS",
+                    status=Trade.Status.CLOSED,
+                    pnl=Decimal(20) if won else Decimal(-10),
+                    closed_at=execution.scheduled_time + period,
+                )
+            )
+    trades_insert(trades)
+    assert Trade.objects.aggregate(n=Count("id"))["n"] == len(trades)
+    analyze()
+    return len(trades)

@@ -211,18 +211,29 @@ def baseline_candle_close(*, strategy_ids, close_time: datetime) -> int:
     )
 
 
-def close_reset() -> None:
-    """Between our run and the baseline's: no execution, no trade, counters at zero, so
-    both start from the same state (every subscriber eligible)."""
+def close_reset(*, after: datetime) -> None:
+    """Between our run and the baseline's: the executions (and their trades) of closes
+    after `after` are deleted and the counters set to zero, so both start from the same
+    state, every subscriber eligible. Older history stays."""
     from django.db import connection
 
     from executions.models import StrategyExecution, Trade
     from subscriptions.models import StrategySubscription
 
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {Trade._meta.db_table}, {StrategyExecution._meta.db_table}")
+        cursor.execute(
+            f"DELETE FROM {Trade._meta.db_table} WHERE execution_id IN (SELECT id FROM "
+            f"{StrategyExecution._meta.db_table} WHERE scheduled_time > %s)",
+            [after],
+        )
+        cursor.execute(
+            f"DELETE FROM {StrategyExecution._meta.db_table} WHERE scheduled_time > %s",
+            [after],
+        )
         cursor.execute(
             f"UPDATE {StrategySubscription._meta.db_table} SET total_trades = 0, "
             "winning_trades = 0, losing_trades = 0, total_pnl = 0"
         )
-        cursor.execute("ANALYZE")
+        # As autovacuum would between two closes: dead rows gone, statistics current.
+        for model in (Trade, StrategyExecution, StrategySubscription):
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")

@@ -27,10 +27,18 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from _common import ROOT, VENV_BIN, Timer, bench_database, header, stop
-from _seed import LOOKBACK, analyze, seed_candles, seed_strategies, seed_subscribers
+from _seed import (
+    LOOKBACK,
+    analyze,
+    seed_candles,
+    seed_history,
+    seed_strategies,
+    seed_subscribers,
+)
 from baseline import baseline_candle_close, baseline_interpreter, close_reset
 
 RESOLUTION = 1
+HISTORY = 5  # closed trades per subscription from the day before
 
 
 def start_worker(env: dict, concurrency: int) -> subprocess.Popen:
@@ -140,13 +148,17 @@ def main() -> None:
                 resolution=RESOLUTION,
             )
             analyze()
+            history = seed_history(
+                strategies, close_time=now_floor, closes=HISTORY, resolution=RESOLUTION
+            )
             registry_rebuild()
             for strategy in strategies:  # a running platform has them cached
                 strategy_settings_get(strategy_id=strategy.pk)
         subscriptions = args.strategies * args.per_strategy
         print(
             f"seeded in {seeding.seconds:.1f} s: {args.strategies:,} strategies, "
-            f"{subscriptions:,} subscriptions; sandbox backend {args.backend!r}"
+            f"{subscriptions:,} subscriptions, {history:,} closed trades of the day before; "
+            f"sandbox backend {args.backend!r}"
         )
         from django.db import connections
 
@@ -154,7 +166,7 @@ def main() -> None:
         worker = start_worker(env, args.concurrency)
         try:
             warm_up(strategies, now_floor - timedelta(minutes=5), args.concurrency)
-            close_reset()
+            close_reset(after=now_floor - timedelta(hours=1))
             next_tick_moment()
             from django.utils import timezone
 
@@ -191,7 +203,7 @@ def main() -> None:
         if args.skip_baseline:
             return
         strategy_ids = list(rows.order_by("started_at").values_list("strategy_id", flat=True))
-        close_reset()
+        close_reset(after=now_floor - timedelta(hours=1))
         interpreter = baseline_interpreter()
         with Timer() as baseline:
             created = baseline_candle_close(strategy_ids=strategy_ids, close_time=close_time)

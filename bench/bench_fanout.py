@@ -16,13 +16,22 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from _common import Timer, bench_database, header
-from _seed import LOOKBACK, analyze, seed_candles, seed_strategies, seed_subscribers
+from _seed import (
+    LOOKBACK,
+    RESOLUTION,
+    analyze,
+    seed_candles,
+    seed_history,
+    seed_strategies,
+    seed_subscribers,
+)
 from baseline import baseline_candle_close, baseline_interpreter, close_reset
 
 CLOSE = datetime(2026, 1, 15, 15, 0, tzinfo=UTC)
+HISTORY = 5  # closed trades per subscription from the day before
 
 
 def run_task(strategy_id) -> tuple[float, int, object]:
@@ -43,7 +52,9 @@ def run_task(strategy_id) -> tuple[float, int, object]:
 def trades_of(strategy_id) -> int:
     from executions.models import Trade
 
-    return Trade.objects.filter(execution__strategy_id=strategy_id).count()
+    return Trade.objects.filter(
+        execution__strategy_id=strategy_id, execution__scheduled_time=CLOSE
+    ).count()
 
 
 def main() -> None:
@@ -62,18 +73,25 @@ def main() -> None:
             seed_subscribers([(n, large) for n in range(args.subscribers)], prefix="large")
             seed_candles(close_time=CLOSE, count=LOOKBACK + 10)
             analyze()
+            history = seed_history(
+                [small, large], close_time=CLOSE, closes=HISTORY, resolution=RESOLUTION
+            )
         print(
-            f"seeded in {seeding.seconds:.1f} s; sandbox backend {args.backend!r}; "
-            f"lookback {LOOKBACK} candles"
+            f"seeded in {seeding.seconds:.1f} s ({history:,} closed trades of the day "
+            f"before); sandbox backend {args.backend!r}; lookback {LOOKBACK} candles"
         )
 
-        # Warm-up (starts the warm sandbox server, fills caches), then the counts.
+        # Warm-up: starts the warm sandbox server; a running platform has every strategy's
+        # settings in the Redis cache.
+        from strategies.settings_cache import strategy_settings_get
+
+        strategy_settings_get(strategy_id=large.pk)
         run_task(small.pk)
-        close_reset()
+        close_reset(after=CLOSE - timedelta(hours=1))
         small_seconds, small_statements, small_run = run_task(small.pk)
         timings = []
         for attempt in range(args.repeat):
-            close_reset()
+            close_reset(after=CLOSE - timedelta(hours=1))
             seconds, statements, execution = run_task(large.pk)
             timings.append(seconds)
             if attempt == 0:
@@ -99,7 +117,7 @@ def main() -> None:
             + ", ".join(f"{value:.3f}" for value in timings)
         )
 
-        close_reset()
+        close_reset(after=CLOSE - timedelta(hours=1))
         interpreter = baseline_interpreter()
         with Timer() as baseline:
             created = baseline_candle_close(strategy_ids=[large.pk], close_time=CLOSE)
