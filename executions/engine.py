@@ -39,7 +39,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -422,7 +422,7 @@ class _Run:
         atr: Decimal | None = None
         atr_done = False
         reasons: dict[str, list[str]] = defaultdict(list)
-        trades: list[Trade] = []
+        trades: list[tuple] = []
         subscriptions = self._subscriptions()
         for row in subscriptions:
             reason = trading.ineligibility_reason(
@@ -474,18 +474,9 @@ class _Run:
                 reasons[f"broker refused the order ({exc})"].append(str(row["id"]))
                 continue
             trades.append(
-                Trade(
-                    subscription_id=row["id"],
-                    execution_id=self.execution.id,
-                    symbol=self.execution.symbol,
-                    side=side,
-                    quantity=fill.quantity,
-                    entry_price=fill.price,
-                    stop_loss=stops.stop_loss,
-                    take_profit=stops.take_profit,
-                )
+                (row["id"], fill.quantity, fill.price, stops.stop_loss, stops.take_profit)
             )
-        trades_insert(trades)
+        trades_open(execution=self.execution, side=side, entries=trades)
         if trades:
             subscription_stats_apply_opened(
                 subscription_ids=Trade.objects.filter(execution_id=self.execution.id).values(
@@ -565,16 +556,92 @@ def trades_insert(trades: list[Trade]) -> None:
         Trade.objects.bulk_create(trades)
         return
     fields = Trade._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    table = connection.ops.quote_name(Trade._meta.db_table)
+    # pre_save fills auto_now_add; every other value is a plain str, UUID, Decimal,
+    # datetime or None, which COPY adapts exactly.
+    _trades_copy(
+        [field.column for field in fields],
+        ([field.pre_save(trade, True) for field in fields] for trade in trades),
+    )
+
+
+# What a new trade is made of: (subscription id, quantity, entry price, stop-loss, take-profit).
+TradeEntry = tuple[UUID, Decimal, Decimal, Decimal, Decimal | None]
+
+
+def trades_open(*, execution: StrategyExecution, side: str, entries: list[TradeEntry]) -> None:
+    """Write the OPEN trades of one execution. On PostgreSQL the rows go to COPY as they
+    are, without a Trade instance each (for 10,000 trades those cost ~0.3 s); elsewhere
+    through `trades_insert`. All trades of a call share one `created_at`."""
+    if not entries or connection.vendor != "postgresql":
+        trades_insert(
+            [
+                Trade(
+                    subscription_id=subscription_id,
+                    execution_id=execution.id,
+                    symbol=execution.symbol,
+                    side=side,
+                    quantity=quantity,
+                    entry_price=entry_price,
+                    stop_loss=stop_loss,
+                    take_profit=take_profit,
+                )
+                for subscription_id, quantity, entry_price, stop_loss, take_profit in entries
+            ]
+        )
+        return
+    now = timezone.now()
+    _trades_copy(
+        _OPEN_TRADE_COLUMNS,
+        (
+            (
+                uuid4(),
+                subscription_id,
+                execution.id,
+                execution.symbol,
+                side,
+                quantity,
+                entry_price,
+                stop_loss,
+                take_profit,
+                Trade.Status.OPEN.value,
+                "",
+                now,
+            )
+            for subscription_id, quantity, entry_price, stop_loss, take_profit in entries
+        ),
+    )
+
+
+# The columns trades_open writes (in its rows' order); exit price, PnL and close time stay NULL.
+_OPEN_TRADE_COLUMNS = [
+    Trade._meta.get_field(name).column
+    for name in [
+        "id",
+        "subscription",
+        "execution",
+        "symbol",
+        "side",
+        "quantity",
+        "entry_price",
+        "stop_loss",
+        "take_profit",
+        "status",
+        "exit_reason",
+        "created_at",
+    ]
+]
+
+
+def _trades_copy(columns: list[str], rows: Iterable) -> None:
+    quote = connection.ops.quote_name
+    table = quote(Trade._meta.db_table)
+    names = ", ".join(quote(column) for column in columns)
     with (
         connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+        cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
     ):
-        for trade in trades:
-            # pre_save fills auto_now_add; every other value is a plain str, UUID,
-            # Decimal, datetime or None, which COPY adapts exactly.
-            copy.write_row([field.pre_save(trade, True) for field in fields])
+        for row in rows:
+            copy.write_row(row)
 
 
 _PAPER_BROKER = PaperBroker()
