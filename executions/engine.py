@@ -612,23 +612,11 @@ def trades_open(*, execution: StrategyExecution, side: str, entries: list[TradeE
     )
 
 
-# The columns trades_open writes (in its rows' order); exit price, PnL and close time stay NULL.
+# The columns trades_open writes, in its rows' order; exit price, PnL and close time stay NULL.
+_OPEN_TRADE_FIELDS = "id subscription execution symbol side quantity entry_price stop_loss"
 _OPEN_TRADE_COLUMNS = [
     Trade._meta.get_field(name).column
-    for name in [
-        "id",
-        "subscription",
-        "execution",
-        "symbol",
-        "side",
-        "quantity",
-        "entry_price",
-        "stop_loss",
-        "take_profit",
-        "status",
-        "exit_reason",
-        "created_at",
-    ]
+    for name in f"{_OPEN_TRADE_FIELDS} take_profit status exit_reason created_at".split()
 ]
 
 
