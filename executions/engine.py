@@ -37,6 +37,7 @@ import time
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -144,7 +145,10 @@ def execution_run(*, strategy_id, close_time: datetime) -> StrategyExecution | N
         return None
     try:
         try:
-            with transaction.atomic():
+            # In autocommit (a worker) the INSERT is its own transaction: no BEGIN and
+            # COMMIT around it. Inside a caller's transaction, a savepoint keeps a
+            # duplicate's IntegrityError from breaking that transaction.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 execution = StrategyExecution.objects.create(
                     strategy_id=strategy_id,
                     symbol=symbol,
