@@ -57,6 +57,7 @@ def start_worker(env: dict, concurrency: int) -> subprocess.Popen:
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            *os.environ.get("BENCH_WORKER_ARGS", "").split(),
         ],
         cwd=ROOT,
         env={**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}, **env},

@@ -307,15 +307,36 @@ class _Run:
         )
         if sides is not None:
             trades = trades.filter(side__in=list(sides))
-        return trades.only(
-            "id", "subscription_id", "side", "quantity", "entry_price", "stop_loss", "take_profit"
-        ).order_by()
+        return trades.only(*_CLOSING_FIELDS).order_by()
+
+    def _open_trades_postgres(
+        self, *, sides: list[str] | None = None, opened_close=False, for_update=False
+    ) -> list[Trade]:
+        """`_open_trades_of_strategy` (with the opening close annotated, or locked like
+        select_for_update, which locks the joined subscription rows too) as hand-written
+        SQL: building the ORM query twice per run cost more than running it."""
+        key = (sides is not None, opened_close, for_update)
+        sql = _OPEN_TRADES_SQL.get(key)
+        if sql is None:
+            sql = _OPEN_TRADES_SQL[key] = _open_trades_sql(*key)
+        params = {
+            "strategy_id": self.execution.strategy_id,
+            "symbol": self.execution.symbol,
+            "open": Trade.Status.OPEN.value,
+            "sides": list(sides or ()),
+        }
+        return list(Trade.objects.raw(sql, params))
 
     def _close_touched_trades(self) -> None:
         """Stop-loss / take-profit fills of open trades, candle by candle since each opened."""
-        trades = list(
-            self._open_trades_of_strategy().annotate(opened_close=F("execution__scheduled_time"))
-        )
+        if connection.vendor == "postgresql":
+            trades = self._open_trades_postgres(opened_close=True)
+        else:
+            trades = list(
+                self._open_trades_of_strategy().annotate(
+                    opened_close=F("execution__scheduled_time")
+                )
+            )
         if not trades:
             return
         earliest = min(trade.opened_close for trade in trades)
@@ -354,7 +375,10 @@ class _Run:
             )
 
     def _close_on_signal(self, *, sides: list[str] | None, price: Decimal, reason: str) -> None:
-        closed = list(self._open_trades_of_strategy(sides=sides).select_for_update())
+        if connection.vendor == "postgresql":
+            closed = self._open_trades_postgres(sides=sides, for_update=True)
+        else:
+            closed = list(self._open_trades_of_strategy(sides=sides).select_for_update())
         for trade in closed:
             _mark_closed(trade, price, reason, self.close_time)
         closed = _save_closed(closed)
@@ -548,6 +572,32 @@ def _subscription_rows_postgres(*, strategy_id, day_start: datetime, close_time:
 
 
 _SUBSCRIPTION_ROWS_SQL: str | None = None
+_OPEN_TRADES_SQL: dict[tuple, str] = {}
+# What closing an open trade reads of it.
+_CLOSING_FIELDS = (
+    "id", "subscription_id", "side", "quantity", "entry_price", "stop_loss", "take_profit"
+)  # fmt: skip
+
+
+def _open_trades_sql(by_side: bool, opened_close: bool, for_update: bool) -> str:
+    quote = connection.ops.quote_name
+    trade = Trade._meta
+    columns = ", ".join(f"t.{quote(trade.get_field(name).column)}" for name in _CLOSING_FIELDS)
+    sql = f"SELECT {columns}"
+    if opened_close:
+        sql += ", e.scheduled_time AS opened_close"
+    sql += (
+        f" FROM {quote(trade.db_table)} t"
+        f" JOIN {quote(StrategySubscription._meta.db_table)} s ON s.id = t.subscription_id"
+    )
+    if opened_close:
+        sql += f" JOIN {quote(StrategyExecution._meta.db_table)} e ON e.id = t.execution_id"
+    sql += (
+        " WHERE s.strategy_id = %(strategy_id)s AND t.symbol = %(symbol)s AND t.status = %(open)s"
+    )
+    if by_side:
+        sql += " AND t.side = ANY(%(sides)s)"
+    return sql + (" FOR UPDATE" if for_update else "")
 
 
 def trades_insert(trades: list[Trade]) -> None:
