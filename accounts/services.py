@@ -1,4 +1,4 @@
-from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import authenticate, password_validation, user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from rest_framework_simplejwt.exceptions import TokenError
@@ -6,6 +6,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from tradeplatform.api import ApplicationError
 
+from .lockout import lockout_message
 from .models import User
 
 
@@ -32,11 +33,19 @@ def user_register(*, email: str, password: str) -> User:
 
 
 def user_login(*, request, email: str, password: str) -> User:
+    """Check the password; django-axes (first authentication backend) refuses a locked-out
+    email before that and counts the failures, which an unknown email collects too, so a
+    lockout says nothing about whether an account exists."""
     # Django's ModelBackend hashes a dummy password for an unknown email, so both
     # failures take as long and answer the same.
     user = authenticate(request, email=email.lower(), password=password)
+    if getattr(request, "axes_locked_out", False):
+        raise ApplicationError(lockout_message(), status_code=429)
     if user is None:
         raise ApplicationError("Invalid credentials", status_code=401)
+    # What django.contrib.auth.login() would send: axes resets the failure count, Django
+    # stamps last_login. No session is opened; the answer carries JWTs.
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
     return user
 
 
