@@ -3,6 +3,7 @@ envelope of ../shared/DESIGN.md."""
 
 import logging
 import math
+import sys
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
@@ -12,6 +13,8 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = "Service unavailable: the database cannot be reached"
 
 
 class ApplicationError(Exception):
@@ -68,8 +71,7 @@ def exception_handler(exc, context):
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.error("database unavailable: %s", type(exc).__name__)
         return Response(
-            error_body("Service unavailable: the database cannot be reached"),
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            error_body(DATABASE_UNAVAILABLE), status=status.HTTP_503_SERVICE_UNAVAILABLE
         )
     if isinstance(exc, DatabaseError):
         logger.exception("database error")
@@ -83,6 +85,13 @@ def json_not_found(request, exception=None):
 
 
 def json_server_error(request):
+    """handler500, for errors outside DRF's views (middleware, admin). Django calls it
+    inside its `except` block, so the exception is at hand: a lost database answers 503
+    like the API does, whichever layer met it first (session, auth, a view)."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.error("database unavailable: %s", type(exc).__name__)
+        return JsonResponse(error_body(DATABASE_UNAVAILABLE), status=503)
     return JsonResponse(error_body("Internal server error"), status=500)
 
 
