@@ -4,11 +4,13 @@ admin) answers 503 with the error envelope, never Django's HTML 500."""
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
+from django.test import RequestFactory
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
+from tradeplatform.api import json_server_error
 
 UNAVAILABLE = {"error": "Service unavailable: the database cannot be reached"}
 
@@ -77,14 +79,15 @@ def test_the_error_names_no_host_or_driver_detail(database_unreachable, client_n
     assert b"port" not in response.content.lower()
 
 
-@pytest.mark.django_db
-def test_other_server_errors_stay_500(client_no_raise, monkeypatch):
-    from django.contrib.admin import sites
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(sites.AdminSite, "login", broken)
-    response = client_no_raise.get("/admin/login/")
-    assert response.status_code == 500
-    assert response.json() == {"error": "Internal server error"}
+@pytest.mark.parametrize(
+    ("exc", "status"), [(RuntimeError("boom"), 500), (OperationalError("refused"), 503)]
+)
+def test_handler500_tells_a_lost_database_from_a_bug(exc, status):
+    request = RequestFactory().get("/admin/")
+    try:
+        raise exc
+    except Exception:
+        response = json_server_error(request)
+    assert response.status_code == status
+    assert b"boom" not in response.content
+    assert b"refused" not in response.content
