@@ -5,7 +5,8 @@ import logging
 import math
 import sys
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -51,6 +52,10 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound(str(exc) if str(exc) else None)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, SuspiciousOperation):
+        # Django's own guards on the request (body over DATA_UPLOAD_MAX_MEMORY_SIZE, too
+        # many fields, ...), met when the parser reads the body: the client's fault.
+        return Response(error_body(_suspicious_message(exc)), status=400)
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
         if isinstance(detail, dict):
@@ -78,6 +83,17 @@ def exception_handler(exc, context):
         return Response(error_body("Internal server error"), status=500)
     logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
     return Response(error_body("Internal server error"), status=500)
+
+
+def _suspicious_message(exc: SuspiciousOperation) -> str:
+    if isinstance(exc, RequestDataTooBig):
+        return f"Request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
+    return "Bad request"
+
+
+def json_bad_request(request, exception=None):
+    """handler400: Django's SuspiciousOperation outside DRF's views."""
+    return JsonResponse(error_body(_suspicious_message(exception)), status=400)
 
 
 def json_not_found(request, exception=None):

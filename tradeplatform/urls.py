@@ -9,5 +9,6 @@ urlpatterns = [
     path("auth/", include("accounts.urls")),
 ]
 
+handler400 = "tradeplatform.api.json_bad_request"
 handler404 = json_not_found
 handler500 = json_server_error
