@@ -7,6 +7,7 @@ import sys
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.core.paginator import Page
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -114,15 +115,43 @@ def json_server_error(request):
 class EnvelopePagination(PageNumberPagination):
     """`?page=&limit=` (50 by default, at most 1000) answering
     `{<envelope_key>: [...], pagination: {page, limit, total, pages}}`; the view names
-    the key with an `envelope_key` attribute."""
+    the key with an `envelope_key` attribute.
+
+    `page` and `limit` are whole numbers from 1 (anything else is a 400, where DRF would
+    quietly use the default limit, or answer 404 "Invalid page"); a larger `limit` is
+    capped at 1000; a page past the last answers an empty list, not an error."""
 
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 1000
 
+    @staticmethod
+    def _whole_number(request, name: str, default: int) -> int:
+        raw = request.query_params.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            message = f"{name} must be a whole number of at least 1"
+            raise ApplicationError(message, details={name: [message]})
+        return value
+
+    def get_page_size(self, request):
+        return min(self._whole_number(request, "limit", self.page_size), self.max_page_size)
+
     def paginate_queryset(self, queryset, request, view=None):
         self.envelope_key = getattr(view, "envelope_key", "results")
-        return super().paginate_queryset(queryset, request, view)
+        self.request = request
+        paginator = self.django_paginator_class(queryset, self.get_page_size(request))
+        number = self._whole_number(request, "page", 1)
+        if number > paginator.num_pages:
+            self.page = Page([], number, paginator)
+        else:
+            self.page = paginator.page(number)
+        return list(self.page)
 
     def get_paginated_response(self, data):
         paginator = self.page.paginator
@@ -137,6 +166,25 @@ class EnvelopePagination(PageNumberPagination):
                 },
             }
         )
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "page",
+                "required": False,
+                "in": "query",
+                "description": "Page number, from 1; past the last page the list is empty.",
+                "schema": {"type": "integer", "minimum": 1, "default": 1},
+            },
+            {
+                "name": "limit",
+                "required": False,
+                "in": "query",
+                "description": f"Items per page, from 1; {self.max_page_size} at most "
+                "(a larger value is capped).",
+                "schema": {"type": "integer", "minimum": 1, "default": self.page_size},
+            },
+        ]
 
     def get_paginated_response_schema(self, schema):
         return {
