@@ -127,11 +127,11 @@ class EnvelopePagination(PageNumberPagination):
 
     @staticmethod
     def _whole_number(request, name: str, default: int) -> int:
-        raw = request.query_params.get(name)
-        if raw is None or raw == "":
+        given = request.query_params.getlist(name)
+        if not given or given == [""]:
             return default
         try:
-            value = int(raw)
+            value = int(given[0]) if len(given) == 1 else 0  # `?page=1&page=2` is refused
         except ValueError:
             value = 0
         if value < 1:

@@ -67,7 +67,18 @@ def test_limit_is_capped_at_1000(five_users):
 
 @pytest.mark.parametrize(
     "query",
-    ["page=0", "page=-1", "page=abc", "page=1.5", "page=last", "limit=0", "limit=-3", "limit=x"],
+    [
+        "page=0",
+        "page=-1",
+        "page=abc",
+        "page=1.5",
+        "page=last",
+        "page=1&page=2",
+        "limit=0",
+        "limit=-3",
+        "limit=x",
+        "limit=5&limit=",
+    ],
 )
 def test_bad_page_or_limit_answers_400(five_users, query):
     response = _get(query)
