@@ -178,6 +178,11 @@ REST_FRAMEWORK = {
         "strategy_upload": env.str("THROTTLE_STRATEGY_UPLOAD", default="30/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # How many reverse proxies stand in front of gunicorn. Throttles key on the client
+    # address: with 0 it is REMOTE_ADDR, with N the N-th X-Forwarded-For entry from the
+    # right (the one our own proxy wrote). Left unset, DRF would key on the whole header,
+    # which any client can fill with a new value per request to escape every throttle.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SIMPLE_JWT = {

@@ -52,3 +52,39 @@ def test_two_processes_share_one_count():
     # The other "process" has never seen this client, yet refuses it.
     assert second.allow_request(_request("10.4.5.6"), view) is False
     assert second.allow_request(_request("10.4.5.7"), view) is True
+
+
+@pytest.mark.django_db
+def test_a_forged_x_forwarded_for_does_not_escape_the_throttle(api_client):
+    statuses = [
+        api_client.post(
+            "/auth/login",
+            {"email": f"spray{n}@example.com", "password": "wrong-pass"},
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
+        ).status_code
+        for n in range(11)
+    ]
+    assert statuses == [401] * 10 + [429]
+
+
+@pytest.mark.django_db
+def test_behind_one_proxy_the_address_it_wrote_is_the_client(api_client, settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    for n in range(10):
+        api_client.post(
+            "/auth/login",
+            {"email": f"spray{n}@example.com", "password": "wrong-pass"},
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}, 192.0.2.1",  # forged, then the proxy's
+        )
+    blocked = api_client.post(
+        "/auth/login",
+        {"email": "x@example.com", "password": "wrong-pass"},
+        HTTP_X_FORWARDED_FOR="192.0.2.1",
+    )
+    assert blocked.status_code == 429
+    other_client = api_client.post(
+        "/auth/login",
+        {"email": "x@example.com", "password": "wrong-pass"},
+        HTTP_X_FORWARDED_FOR="192.0.2.2",
+    )
+    assert other_client.status_code == 401
