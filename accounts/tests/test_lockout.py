@@ -97,3 +97,14 @@ def test_failed_attempts_do_not_store_the_password(api_client):
     _login(api_client, victim.email, "my-Wrong-Guess-123")
     attempt = AccessAttempt.objects.get(username=victim.email)
     assert "my-Wrong-Guess-123" not in attempt.post_data
+
+
+def test_browsable_api_login_is_locked_too(client):
+    victim = UserFactory()
+    for _ in range(5):
+        client.post("/api-auth/login/", {"username": victim.email, "password": "wrong-pass"})
+    response = client.post(
+        "/api-auth/login/", {"username": victim.email, "password": TEST_PASSWORD}
+    )
+    assert response.status_code == 429
+    assert response.json() == {"error": LOCKED}

@@ -89,12 +89,22 @@ def test_production_settings_harden_cookies_and_headers():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "JWT_SIGNING_KEY"])
 def test_production_refuses_to_start_without_a_secret(missing):
     result = _manage("check", env=_production_env(**{missing: None}))
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert f"{missing} must be set when DEBUG is off" in result.stderr
+
+
+@pytest.mark.slow
+def test_check_deploy_refuses_a_short_jwt_signing_key():
+    result = _manage(
+        "check", "--deploy", "--fail-level", "WARNING", env=_production_env(JWT_SIGNING_KEY="short")
+    )
+    assert result.returncode != 0
+    assert "accounts.W001" in result.stderr
+    assert "JWT_SIGNING_KEY is shorter than 50 characters" in result.stderr
 
 
 @pytest.mark.slow
