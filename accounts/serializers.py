@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import User
+from .models import BrokerCredential, User
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -31,3 +31,29 @@ class TokensOutputSerializer(serializers.Serializer):
 
 class MessageSerializer(serializers.Serializer):
     message = serializers.CharField()
+
+
+class BrokerCredentialInputSerializer(serializers.Serializer):
+    broker_name = serializers.CharField(max_length=50)
+    api_key = serializers.CharField(
+        max_length=1000, required=False, allow_blank=True, write_only=True
+    )
+    api_secret = serializers.CharField(
+        max_length=4000,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+    )
+
+
+class BrokerCredentialOutputSerializer(serializers.ModelSerializer):
+    """Never the key or the secret: the key's last four characters only."""
+
+    api_key_last4 = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = BrokerCredential
+        fields = ["id", "broker_name", "api_key_last4", "is_active", "created_at"]
+        read_only_fields = fields

@@ -1,3 +1,5 @@
+import functools
+
 from django.contrib.auth import authenticate, password_validation, user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
@@ -7,7 +9,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from tradeplatform.api import ApplicationError
 
 from .lockout import lockout_message
-from .models import User
+from .models import BrokerCredential, User
 
 
 def tokens_for_user(user: User) -> dict:
@@ -69,3 +71,40 @@ def token_revoke(*, refresh: str) -> None:
         RefreshToken(refresh).blacklist()
     except TokenError as exc:
         raise ApplicationError("Invalid or expired refresh token", status_code=401) from exc
+
+
+@functools.cache
+def supported_brokers() -> frozenset[str]:
+    """`paper` and every exchange id ccxt knows (imported once, on first use)."""
+    import ccxt
+
+    return frozenset({BrokerCredential.PAPER, *ccxt.exchanges})
+
+
+def broker_credential_create(
+    *, user: User, broker_name: str, api_key: str = "", api_secret: str = ""
+) -> BrokerCredential:
+    broker_name = broker_name.strip().lower()
+    if broker_name not in supported_brokers():
+        message = f"Unsupported broker: {broker_name[:50]}"
+        raise ApplicationError(message, details={"broker_name": [message]})
+    if broker_name != BrokerCredential.PAPER and not (api_key and api_secret):
+        message = "An API key and secret are required for an exchange"
+        raise ApplicationError(message, details={"api_key": [message]})
+    return BrokerCredential.objects.create(
+        user=user, broker_name=broker_name, api_key=api_key, api_secret=api_secret
+    )
+
+
+@transaction.atomic
+def broker_credential_deactivate(*, credential: BrokerCredential) -> BrokerCredential:
+    """Soft delete; refused while an active subscription trades with it. The row lock
+    orders this against a concurrent subscribe that picks the same credential."""
+    locked = BrokerCredential.objects.select_for_update().get(id=credential.id)
+    # The reverse relation, not an import: accounts sits below subscriptions.
+    if locked.subscriptions.filter(is_active=True).exists():
+        raise ApplicationError("Broker credential is used by an active subscription")
+    if locked.is_active:
+        locked.is_active = False
+        locked.save(update_fields=["is_active"])
+    return locked

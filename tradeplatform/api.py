@@ -13,6 +13,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
 
 logger = logging.getLogger(__name__)
 
@@ -199,3 +200,24 @@ class EnvelopePagination(PageNumberPagination):
                 },
             },
         }
+
+
+class NotFoundMessageMixin:
+    """A view's `get_object()` answers `{"error": not_found_message}` with 404 for a
+    missing object, someone else's object and a malformed id alike."""
+
+    not_found_message = "Not found"
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except Http404 as exc:
+            raise ApplicationError(self.not_found_message, status_code=404) from exc
+
+
+class OptionalSlashRouter(SimpleRouter):
+    """The SPA calls paths without a trailing slash; one is accepted too."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.trailing_slash = "/?"

@@ -163,7 +163,7 @@ REST_FRAMEWORK = {
         "djangorestframework_camel_case.render.CamelCaseBrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "djangorestframework_camel_case.parser.CamelCaseJSONParser",
+        "tradeplatform.parsers.StrictCamelCaseJSONParser",
         "djangorestframework_camel_case.parser.CamelCaseFormParser",
         "djangorestframework_camel_case.parser.CamelCaseMultiPartParser",
     ],
@@ -183,6 +183,16 @@ REST_FRAMEWORK = {
     # right (the one our own proxy wrote). Left unset, DRF would key on the whole header,
     # which any client can fill with a new value per request to escape every throttle.
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+}
+
+# Keys inside a strategy's `params` and an execution's `signal` are the author's own: they
+# cross the wire untouched, neither camelized nor underscored.
+JSON_CAMEL_CASE = {
+    "JSON_UNDERSCOREIZE": {
+        "no_underscore_before_number": False,
+        "ignore_fields": ("params", "signal"),
+        "ignore_keys": None,
+    },
 }
 
 SIMPLE_JWT = {
@@ -213,8 +223,31 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# The strategy sandbox (executions.sandbox): which backend and its per-execution limits.
+# "warm" (a forking sandbox server per worker process, ~3 ms per run) suits a machine
+# without bubblewrap; production sets "warm-bwrap" (no network, read-only filesystem).
+SANDBOX_BACKEND = env.str("SANDBOX_BACKEND", default="warm")
+SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", default=5.0)
+SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=5)
+SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)
+# The execution lock must outlive the sandbox's wall clock plus the time to write the
+# trades (executions.checks refuses a shorter one); the database row stays the fence.
+EXECUTION_LOCK_TIMEOUT = env.int("EXECUTION_LOCK_TIMEOUT", default=60)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Market data (executions.marketdata): where candles come from. "synthetic" is a
+# deterministic offline market; "ccxt" reads MARKET_DATA_EXCHANGE's public OHLCV; "csv"
+# reads MARKET_DATA_CSV_DIR/<SYMBOL>-<RESOLUTION>.csv.
+MARKET_DATA_PROVIDER = env.str("MARKET_DATA_PROVIDER", default="synthetic")
+MARKET_DATA_EXCHANGE = env.str("MARKET_DATA_EXCHANGE", default="binance")
+MARKET_DATA_CSV_DIR = env.path("MARKET_DATA_CSV_DIR", default=BASE_DIR / "var" / "candles")
+# ccxt clients (market data and brokers): request timeout, extra configuration merged into
+# every client (JSON), and an origin that replaces the exchange's (a local stand-in).
+CCXT_TIMEOUT_MS = env.int("CCXT_TIMEOUT_MS", default=10_000)
+CCXT_OPTIONS = env.json("CCXT_OPTIONS", default={})
+CCXT_API_URL = env.str("CCXT_API_URL", default="")
 
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

@@ -7,6 +7,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("auth/", include("accounts.urls")),
+    path("api/", include("accounts.credential_urls")),
+    path("api/", include("strategies.urls")),
+    path("api/", include("executions.urls")),
+    path("api/", include("subscriptions.urls")),
 ]
 
 handler400 = "tradeplatform.api.json_bad_request"

@@ -1,0 +1,101 @@
+"""Per-execution overhead of each sandbox backend for a trivial strategy.
+
+Usage: /tmp/venv/bin/python bench/bench_sandbox.py [runs]
+
+Compared with a fresh interpreter per execution as the original design spawned it:
+``subprocess.run(["python", "-c", code])`` through whatever ``python`` PATH finds, and,
+for an apples-to-apples figure, the same through ``sys.executable``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from executions.sandbox import BACKENDS, bwrap_unusable_reason, run_strategy
+
+STRATEGY = """
+def generate_signal(candles, params):
+    return {"action": "BUY", "stopLoss": candles.close[-1] * 0.99}
+"""
+BARS = 200  # a typical lookbackPeriod
+CANDLES = {
+    "time": [f"2024-01-01T00:00:{i % 60:02d}Z" for i in range(BARS)],
+    "open": [100.0 + i for i in range(BARS)],
+    "high": [101.0 + i for i in range(BARS)],
+    "low": [99.0 + i for i in range(BARS)],
+    "close": [100.5 + i for i in range(BARS)],
+    "volume": [10.0] * BARS,
+}
+FRESH_CODE = (
+    "import json, sys\n"
+    "payload = json.load(sys.stdin)\n"
+    "def generate_signal(candles, params):\n"
+    "    return {'action': 'BUY', 'stopLoss': candles['close'][-1] * 0.99}\n"
+    "print(json.dumps(generate_signal(payload['candles'], payload['params'])))\n"
+)
+
+
+def measure(call: Callable[[], None], runs: int) -> tuple[float, float]:
+    call()  # warm-up: starts the warm server, fills the page cache
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+
+
+def sandbox_call(backend: str) -> Callable[[], None]:
+    def call() -> None:
+        result = run_strategy(STRATEGY, CANDLES, {}, backend=backend)
+        if not result.ok:
+            raise SystemExit(f"{backend} failed: {result.error}")
+
+    return call
+
+
+def fresh_call(interpreter: str) -> Callable[[], None]:
+    payload = json.dumps({"candles": CANDLES, "params": {}}).encode()
+
+    def call() -> None:
+        subprocess.run(
+            [interpreter, "-c", FRESH_CODE],
+            input=payload,
+            capture_output=True,
+            check=True,
+        )
+
+    return call
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    unusable = bwrap_unusable_reason()
+    rows: list[tuple[str, Callable[[], None] | None]] = [
+        ('fresh "python -c" from PATH (original design)', fresh_call("python")),
+        ("fresh sys.executable -c (same interpreter)", fresh_call(sys.executable)),
+    ]
+    for backend in BACKENDS:
+        usable = not (backend.endswith("bwrap") and unusable)
+        rows.append((f"sandbox backend {backend!r}", sandbox_call(backend) if usable else None))
+    print(f"{runs} runs each, trivial strategy, {BARS} candles; milliseconds per execution")
+    print(f"{'':48} {'median':>8} {'p99':>8}")
+    for label, call in rows:
+        if call is None:
+            print(f"{label:48} skipped: {unusable}")
+            continue
+        median, p99 = measure(call, runs)
+        print(f"{label:48} {median:8.2f} {p99:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

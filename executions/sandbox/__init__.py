@@ -1,0 +1,228 @@
+"""Runs untrusted strategy code: ``generate_signal(candles, params)`` -> signal dict.
+
+Public API: :func:`run_strategy`, :func:`selftest`, :class:`SandboxLimits`,
+:class:`SandboxResult`, :data:`BACKENDS`, :func:`bwrap_unusable_reason`. This package does
+not import Django; the caller turns a failed :class:`SandboxResult` into a FAILED execution.
+
+What every backend does
+-----------------------
+The strategy runs in another process started from this process's own interpreter
+(``sys.executable -I``: isolated mode, never ``python`` from PATH) with an **empty
+environment** (no secret of the worker is visible), a **fresh temporary work directory**,
+the request on stdin (not on the command line), in **its own process group**. Before the
+author's code runs, that process confines itself:
+
+* rlimits: CPU seconds (SIGXCPU, then SIGKILL), address space (``MemoryError`` is
+  reported as "memory limit exceeded"), file size, open files, RLIMIT_NPROC, no core dumps;
+* a seccomp filter that makes fork/vfork/clone-a-process fail with EPERM: fork bombs are
+  stopped even when the worker runs as root, where RLIMIT_NPROC is not enforced;
+* its prints go to a capped in-memory buffer, so they cannot corrupt the JSON answer;
+  fd 1 and 2 are a separate diagnostics pipe.
+
+The supervising side enforces the **wall clock** and reads at most ``max_output_bytes``;
+on timeout or overflow it SIGKILLs the whole process group; it always kills the group at
+the end, so nothing the strategy started outlives it.
+
+Backends and what each protects against
+---------------------------------------
+``process`` (default)
+    All of the above. Does NOT block the network (the strategy can connect to any host or
+    local service the worker can reach, e.g. PostgreSQL on 127.0.0.1:5432 - it has no
+    credentials, but can probe) and does NOT hide the filesystem: it can read and write
+    whatever the worker's uid can (limited only by RLIMIT_FSIZE). It does NOT hide other
+    processes either: a strategy running under the worker's uid can read
+    ``/proc/<worker pid>/environ`` - the worker's secrets - unless the worker is not root
+    and has made itself non-dumpable (``prctl(PR_SET_DUMPABLE, 0)``, e.g. in Celery's
+    ``worker_process_init``). A process that escapes its group would need fork, which
+    seccomp denies. For development, or where bwrap is not available.
+``bwrap`` (production)
+    ``process`` inside bubblewrap: new user/pid/net/ipc/uts namespaces (no network besides
+    a private loopback, no other process visible), all capabilities dropped, only the
+    interpreter, system libraries and this directory visible, read-only; the work directory
+    is the only writable place; the sandbox dies with its parent. Does NOT protect against
+    kernel exploits (a shared kernel), nor against CPU contention with other processes.
+``warm`` / ``warm-bwrap``
+    A long-lived sandbox server per worker process (started exactly like ``process`` /
+    ``bwrap``) that has already imported everything and forks a child per execution; the
+    child joins a new process group, applies the same rlimits and seccomp filter and dies
+    with the server (PDEATHSIG). Same guarantees as its base backend, with two caveats:
+    executions of one worker share the server's work directory one after the other (it is
+    wiped after each execution), and a child starts from a copy of the server's memory
+    (which holds nothing but the standard library, the indicators and the request).
+
+Limits of all backends: RLIMIT_NPROC counts every process of the worker's uid; a
+strategy sees the time and can burn its CPU budget; ``--die-with-parent`` follows the
+thread that started bwrap, so start executions from a thread that outlives them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import uuid
+from typing import Any
+
+from ._backends import bwrap_unusable_reason, run_process, to_result, warm_client
+from ._types import SandboxLimits, SandboxResult
+
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BACKEND",
+    "SandboxLimits",
+    "SandboxResult",
+    "bwrap_unusable_reason",
+    "run_strategy",
+    "selftest",
+]
+
+BACKENDS = ("process", "bwrap", "warm", "warm-bwrap")
+DEFAULT_BACKEND = "process"
+
+
+def run_strategy(
+    source: str,
+    candles: dict[str, list[Any]],
+    params: dict[str, Any],
+    *,
+    limits: SandboxLimits | None = None,
+    backend: str | None = None,
+) -> SandboxResult:
+    """Run ``generate_signal(candles, params)`` from ``source`` in the sandbox.
+
+    ``candles`` is ``{"time": [iso...], "open": [...], "high", "low", "close", "volume"}``,
+    oldest first; the strategy sees an object with those attributes and ``len()``.
+    ``params`` must be JSON data. Never raises for anything the strategy does: a failure is
+    a result with ``ok=False`` and an ``error`` written for the strategy's author.
+    """
+    limits = limits or SandboxLimits()
+    name = backend or DEFAULT_BACKEND
+    if name not in BACKENDS:
+        raise ValueError(f"unknown sandbox backend {name!r}; choose one of {BACKENDS}")
+    started = time.monotonic()
+    wants_bwrap = name.endswith("bwrap")
+    if wants_bwrap and (reason := bwrap_unusable_reason()):
+        # Never fall back silently to a weaker sandbox than the one configured.
+        return SandboxResult(False, None, f"sandbox unavailable: {reason}", "", 0)
+    request = {
+        "source": source,
+        "candles": candles,
+        "params": params,
+        "limits": dataclasses.asdict(limits),
+    }
+    if name.startswith("warm"):
+        outcome = warm_client(bwrap=wants_bwrap).run(request, limits)
+    else:
+        outcome = run_process(request, limits, bwrap=wants_bwrap)
+    return to_result(outcome, limits, started)
+
+
+# What each backend promises; selftest() only reports failures of promised checks.
+PROMISES: dict[str, frozenset[str]] = {
+    "process": frozenset({"environment", "limits", "processes", "workdir"}),
+    "bwrap": frozenset({"environment", "limits", "processes", "workdir", "network", "files"}),
+}
+PROMISES["warm"] = PROMISES["process"]
+PROMISES["warm-bwrap"] = PROMISES["bwrap"]
+_PROBE_PORTS = (5432, 6379)  # PostgreSQL and Redis on the worker's machine
+
+_PROBE_SOURCE = """
+import os, resource, socket
+
+def generate_signal(candles, params):
+    found = {"environ": sorted(os.environ), "cwd": os.getcwd(), "cwd_entries": os.listdir(".")}
+    found["limits"] = {
+        name: resource.getrlimit(getattr(resource, name))[1]
+        for name in ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NOFILE",
+                     "RLIMIT_NPROC", "RLIMIT_CORE")
+    }
+    try:
+        pid = os.fork()
+    except OSError:
+        found["forked"] = False
+    else:
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        found["forked"] = True
+    found["connected"] = []
+    for port in params["ports"]:
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            try:
+                sock.connect(("127.0.0.1", port))
+                found["connected"].append(port)
+            except OSError:
+                pass
+    found["wrote"] = []
+    for path in params["paths"]:
+        try:
+            with open(path, "w") as handle:
+                handle.write("sandbox probe")
+            found["wrote"].append(path)
+        except OSError:
+            pass
+    return {"action": "HOLD", "probe": found}
+"""
+
+
+def selftest(backend: str | None = None) -> list[str]:
+    """Probe the sandbox from inside; return the failures of what ``backend`` promises
+    (see PROMISES), an empty list when confinement holds.
+
+    The probe tries to: read the environment, exceed nothing but read its rlimits, fork,
+    connect to 127.0.0.1:5432 (PostgreSQL) and :6379 (Redis), and write a file in /tmp and
+    in this process's working directory. The ``process`` backend cannot block the network
+    or the filesystem, so for it those two are not checked.
+    """
+    name = backend or DEFAULT_BACKEND
+    if name.endswith("bwrap") and (reason := bwrap_unusable_reason()):
+        return [f"bwrap is not usable in this environment: {reason}"]
+    limits = SandboxLimits()
+    token = uuid.uuid4().hex
+    paths = [
+        f"/tmp/tradeplatform-sandbox-probe-{token}",  # noqa: S108 - the probe's target
+        os.path.abspath(f".probe-{token}"),
+    ]
+    try:
+        result = run_strategy(
+            _PROBE_SOURCE, {}, {"ports": _PROBE_PORTS, "paths": paths}, backend=name
+        )
+    finally:
+        for path in paths:
+            if os.path.exists(path):
+                os.unlink(path)
+    if not result.ok or result.signal is None:
+        return [f"the probe did not run: {result.error}"]
+    return _judge(result.signal["probe"], limits, PROMISES[name])
+
+
+def _judge(found: dict[str, Any], limits: SandboxLimits, promised: frozenset[str]) -> list[str]:
+    mb = 1024 * 1024
+    failures: list[str] = []
+    if "environment" in promised and found["environ"]:
+        failures.append(f"the environment is not empty: {', '.join(found['environ'])}")
+    if "limits" in promised:
+        expected = {
+            "RLIMIT_CPU": limits.cpu_seconds + 1,
+            "RLIMIT_AS": limits.memory_mb * mb,
+            "RLIMIT_FSIZE": limits.file_size_mb * mb,
+            "RLIMIT_NOFILE": limits.open_files,
+            "RLIMIT_NPROC": limits.processes,
+            "RLIMIT_CORE": 0,
+        }
+        for name, ceiling in expected.items():
+            actual = found["limits"][name]
+            if actual == -1 or actual > ceiling:  # -1 is RLIM_INFINITY
+                failures.append(f"{name} hard limit is {actual}, expected at most {ceiling}")
+    if "processes" in promised and found["forked"]:
+        failures.append("the strategy can create processes (fork succeeded)")
+    if "workdir" in promised and (found["cwd"] == os.getcwd() or found["cwd_entries"]):
+        failures.append(f"the work directory {found['cwd']} is not a fresh empty directory")
+    if "network" in promised:
+        for port in found["connected"]:
+            failures.append(f"the strategy connected to 127.0.0.1:{port}")
+    if "files" in promised:
+        for path in found["wrote"]:
+            failures.append(f"the strategy wrote {path} outside its work directory")
+    return failures

@@ -1,0 +1,32 @@
+"""Value types of the sandbox API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Per-execution limits. The kernel enforces all but the wall clock, which the
+    supervising process enforces by killing the execution's process group."""
+
+    wall_seconds: float = 5.0
+    cpu_seconds: int = 5
+    memory_mb: int = 512  # RLIMIT_AS: address space, a little more than resident memory
+    max_output_bytes: int = 1024 * 1024  # printed or piped; beyond it the execution fails
+    output_keep_bytes: int = 64 * 1024  # how much of the printed output the result keeps
+    file_size_mb: int = 1  # RLIMIT_FSIZE: largest file the strategy may write
+    open_files: int = 64
+    # RLIMIT_NPROC counts every process of the real uid (the worker's too) and is not
+    # enforced for root; the seccomp filter is what really forbids fork.
+    processes: int = 16
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    ok: bool
+    signal: dict[str, Any] | None  # the dict generate_signal returned, JSON round-tripped
+    error: str  # for the strategy's author; empty when ok
+    output: str  # what the strategy printed, truncated with a marker
+    duration_ms: int

@@ -1,0 +1,65 @@
+import pytest
+
+from executions.models import StrategyExecution
+from executions.tests.factories import ExecutionFactory
+from strategies.tests.factories import StrategyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _url(strategy) -> str:
+    return f"/api/strategy-upload/strategies/{strategy.id}/executions"
+
+
+def test_owner_sees_the_executions_newest_first(auth_client, user, django_assert_max_num_queries):
+    strategy = StrategyFactory(user=user)
+    older = ExecutionFactory(strategy=strategy)
+    newer = ExecutionFactory(
+        strategy=strategy,
+        status=StrategyExecution.Status.FAILED,
+        error_message="boom",
+        signal={"action": "BUY", "stop_loss": 1.5},
+        duration_ms=12,
+    )
+    ExecutionFactory()  # another strategy's
+    with django_assert_max_num_queries(3):
+        response = auth_client.get(_url(strategy), {"limit": 1000})
+    body = response.json()
+    assert [row["id"] for row in body["executions"]] == [str(newer.id), str(older.id)]
+    row = body["executions"][0]
+    assert set(row) == {
+        "id",
+        "strategyId",
+        "symbol",
+        "resolution",
+        "scheduledTime",
+        "startedAt",
+        "completedAt",
+        "status",
+        "signal",
+        "subscribersCount",
+        "tradesCreated",
+        "errorMessage",
+        "durationMs",
+    }
+    assert row["signal"] == {"action": "BUY", "stop_loss": 1.5}
+    assert row["errorMessage"] == "boom"
+    failed = auth_client.get(_url(strategy), {"status": "failed"}).json()["executions"]
+    assert [row["id"] for row in failed] == [str(newer.id)]
+
+
+def test_staff_may_read_them(staff_client):
+    strategy = StrategyFactory()
+    ExecutionFactory(strategy=strategy)
+    assert staff_client.get(_url(strategy)).json()["pagination"]["total"] == 1
+
+
+def test_others_get_404_and_anonymous_401(other_client, api_client, user):
+    strategy = StrategyFactory(user=user)  # public, yet its run history is the author's
+    ExecutionFactory(strategy=strategy)
+    response = other_client.get(_url(strategy))
+    assert response.status_code == 404
+    assert response.json() == {"error": "Strategy not found"}
+    assert api_client.get(_url(strategy)).status_code == 401
+    bad = other_client.get("/api/strategy-upload/strategies/not-a-uuid/executions")
+    assert bad.status_code == 404

@@ -1,0 +1,17 @@
+from django.urls import re_path
+
+from .views import StrategyExecutionsView, SubscriptionTradesView
+
+# The SPA calls these paths without a trailing slash; one is accepted too.
+urlpatterns = [
+    re_path(
+        r"^strategies/subscriptions/(?P<subscription_pk>[^/.]+)/trades/?$",
+        SubscriptionTradesView.as_view(),
+        name="subscription-trades",
+    ),
+    re_path(
+        r"^strategy-upload/strategies/(?P<strategy_pk>[^/.]+)/executions/?$",
+        StrategyExecutionsView.as_view(),
+        name="strategy-executions",
+    ),
+]

@@ -1,0 +1,75 @@
+"""History views of the SPA: a subscription's trades and a strategy's executions. They
+live here because only the executions app may import executions' models."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import generics
+from rest_framework.permissions import IsAuthenticated
+
+from strategies.models import Strategy
+from strategies.selectors import NOT_FOUND as STRATEGY_NOT_FOUND
+from strategies.selectors import strategy_owned_by
+from subscriptions.selectors import NOT_FOUND as SUBSCRIPTION_NOT_FOUND
+from tradeplatform.api import ApplicationError
+
+from .models import StrategyExecution, Trade
+from .serializers import ExecutionSerializer, TradeSerializer
+
+
+def _owned_or_404(queryset, pk, message: str) -> None:
+    try:
+        found = queryset.filter(pk=pk).exists()
+    except DjangoValidationError:  # a malformed id
+        found = False
+    if not found:
+        raise ApplicationError(message, status_code=404)
+
+
+class _HistoryView(generics.ListAPIView):
+    """A paginated history of one object the caller owns; `?status=` narrows it."""
+
+    permission_classes = [IsAuthenticated]
+    model: type[Trade] | type[StrategyExecution]
+    ordering: tuple[str, ...]
+
+    def owner_rows(self):
+        """Rows of this history, after checking the parent object is the caller's."""
+        raise NotImplementedError
+
+    def get_queryset(self):
+        queryset = self.owner_rows()
+        status = self.request.query_params.get("status", "").upper()
+        if status in self.model.Status.values:
+            queryset = queryset.filter(status=status)
+        return queryset.order_by(*self.ordering)
+
+
+class SubscriptionTradesView(_HistoryView):
+    """GET /api/strategies/subscriptions/:id/trades — the owner's trades, newest first."""
+
+    serializer_class = TradeSerializer
+    envelope_key = "trades"
+    model = Trade
+    ordering = ("-created_at", "-id")
+
+    def owner_rows(self):
+        subscription_id = self.kwargs["subscription_pk"]
+        mine = self.request.user.subscriptions.all()
+        _owned_or_404(mine, subscription_id, SUBSCRIPTION_NOT_FOUND)
+        return Trade.objects.filter(subscription_id=subscription_id)
+
+
+class StrategyExecutionsView(_HistoryView):
+    """GET /api/strategy-upload/strategies/:id/executions — the author's run history
+    (staff may read any)."""
+
+    serializer_class = ExecutionSerializer
+    envelope_key = "executions"
+    model = StrategyExecution
+    ordering = ("-scheduled_time", "-id")
+
+    def owner_rows(self):
+        strategy_id = self.kwargs["strategy_pk"]
+        user = self.request.user
+        owned = Strategy.objects.all() if user.is_staff else strategy_owned_by(user=user)
+        _owned_or_404(owned, strategy_id, STRATEGY_NOT_FOUND)
+        return StrategyExecution.objects.filter(strategy_id=strategy_id).defer("execution_log")

@@ -1,0 +1,93 @@
+"""/api/strategy-upload/strategies (the wire contract of ../shared/DESIGN.md).
+
+Decisions where the design is silent:
+- The list carries metadata only, never `strategyCode` (a source may be 100 KB a row);
+  the detail carries it for the owner and staff.
+- Without `status`, the list holds everything the caller may see: public active strategies,
+  and the caller's own whether active or not (staff see all).
+- `tags=a,b` keeps strategies that carry every tag given (whole tags, case-insensitive).
+- An `executionConfig` in an update replaces the keys it gives; `params` goes as a whole.
+"""
+
+from rest_framework import status, viewsets
+from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+
+from tradeplatform.api import NotFoundMessageMixin
+
+from . import selectors, services
+from .filters import StrategyFilter
+from .serializers import StrategyInputSerializer, StrategyOutputSerializer
+
+
+class IsOwnerForWrites(BasePermission):
+    """Writes are the author's. The write querysets are scoped to the owner already; this
+    also keeps the browsable API from rendering an edit form, filled with the source, for
+    someone else's strategy."""
+
+    def has_object_permission(self, request, view, obj):
+        return request.method in SAFE_METHODS or obj.user_id == request.user.pk
+
+
+class StrategyViewSet(NotFoundMessageMixin, viewsets.ModelViewSet):
+    """/api/strategy-upload/strategies: anyone may browse; authors upload and manage
+    their own. Another author's strategy answers 404 to every write."""
+
+    envelope_key = "strategies"
+    not_found_message = selectors.NOT_FOUND
+    filterset_class = StrategyFilter
+    throttle_scope = "strategy_upload"
+    http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve"):
+            return [AllowAny()]
+        return [IsAuthenticated(), IsOwnerForWrites()]
+
+    def get_throttles(self):
+        if self.action == "create":
+            return [ScopedRateThrottle()]
+        return super().get_throttles()
+
+    def get_queryset(self):
+        if self.action in ("list", "retrieve"):
+            queryset = selectors.strategy_visible_to(user=self.request.user)
+            if self.action == "list":
+                queryset = queryset.defer("strategy_code")
+            return queryset.order_by("-created_at", "-id")
+        return selectors.strategy_owned_by(user=self.request.user)
+
+    def get_serializer_class(self):
+        # By method, not action: the browsable API builds its forms with a cloned request.
+        if self.request is not None and self.request.method in ("POST", "PUT", "PATCH"):
+            return StrategyInputSerializer
+        return StrategyOutputSerializer
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "list": self.action == "list"}
+
+    def _answer(self, strategy, status_code=status.HTTP_200_OK) -> Response:
+        output = StrategyOutputSerializer(strategy, context=self.get_serializer_context())
+        return Response({"strategy": output.data}, status=status_code)
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._answer(self.get_object())
+
+    def create(self, request, *args, **kwargs):
+        data = StrategyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        strategy = services.strategy_create(user=request.user, **data.validated_data)
+        return self._answer(strategy, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        strategy = self.get_object()
+        # PUT takes a partial body, as the original design does.
+        data = StrategyInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        strategy = services.strategy_update(strategy=strategy, data=dict(data.validated_data))
+        return self._answer(strategy)
+
+    def destroy(self, request, *args, **kwargs):
+        services.strategy_deactivate(strategy=self.get_object())
+        return Response({"message": "Strategy deleted"})

@@ -1,0 +1,36 @@
+"""Reads of subscriptions: a user sees only their own."""
+
+from django.db.models import Count, Q, QuerySet
+
+from .models import StrategySubscription
+
+NOT_FOUND = "Subscription not found"
+OPEN = "OPEN"  # executions.models.Trade.Status.OPEN; subscriptions may not import executions
+
+
+def subscription_list_for_user(*, user) -> QuerySet[StrategySubscription]:
+    """The user's subscriptions, newest first, with their strategy and their count of open
+    trades in the same query."""
+    return (
+        StrategySubscription.objects.filter(user=user)
+        .select_related("strategy")
+        .defer("strategy__strategy_code")
+        .annotate(open_trades=Count("trades", filter=Q(trades__status=OPEN)))
+        .order_by("-subscribed_at", "-id")
+    )
+
+
+def subscription_stats(*, subscription: StrategySubscription) -> dict:
+    wins, losses = subscription.winning_trades, subscription.losing_trades
+    decided = wins + losses
+    open_trades = getattr(subscription, "open_trades", None)
+    if open_trades is None:
+        open_trades = subscription.trades.filter(status=OPEN).count()
+    return {
+        "total_trades": subscription.total_trades,
+        "winning_trades": wins,
+        "losing_trades": losses,
+        "win_rate": wins / decided if decided else 0.0,
+        "total_pnl": subscription.total_pnl,
+        "open_trades": open_trades,
+    }

@@ -1,0 +1,151 @@
+"""Writes to subscriptions, shared by the API and the admin's operator actions.
+
+State changes are conditional UPDATEs that must touch exactly one row (a claim), so two
+concurrent cancels move the strategy's subscriber count once, never twice. The strategy's
+columns and the candle registry are the strategies app's business: its services are called.
+"""
+
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import BrokerCredential
+from strategies.selectors import strategy_get_for_subscription
+from strategies.services import strategy_subscriber_added, strategy_subscriber_removed
+from tradeplatform.api import ApplicationError
+
+from .models import StrategySubscription
+
+ALREADY_SUBSCRIBED = "Already subscribed to this strategy"
+# The subscriber's risk settings: the only writable part of a subscription.
+RISK_FIELDS = (
+    "capital",
+    "risk_per_trade",
+    "leverage",
+    "max_positions",
+    "max_daily_loss",
+    "sl_atr_multiplier",
+    "tp_atr_multiplier",
+)
+
+
+def _active_credential(*, user, broker_credential_id) -> BrokerCredential:
+    credential = (
+        BrokerCredential.objects.select_for_update()
+        .filter(id=broker_credential_id, user=user, is_active=True)
+        .first()
+    )
+    if credential is None:
+        message = "Broker credential not found or inactive"
+        raise ApplicationError(message, details={"broker_credential_id": [message]})
+    return credential
+
+
+def subscription_create(
+    *,
+    user,
+    strategy_id,
+    broker_credential_id,
+    capital: Decimal,
+    risk_per_trade: Decimal,
+    leverage: int = 10,
+    max_positions: int = 1,
+    max_daily_loss: Decimal = Decimal("0.05"),
+    sl_atr_multiplier: Decimal | None = None,
+    tp_atr_multiplier: Decimal | None = None,
+) -> StrategySubscription:
+    try:
+        with transaction.atomic():
+            # The strategy row lock orders this against a concurrent delete of the strategy.
+            strategy = strategy_get_for_subscription(user=user, strategy_id=strategy_id)
+            credential = _active_credential(user=user, broker_credential_id=broker_credential_id)
+            if StrategySubscription.objects.filter(
+                user=user, strategy=strategy, is_active=True
+            ).exists():
+                raise ApplicationError(ALREADY_SUBSCRIBED, status_code=409)
+            subscription = StrategySubscription.objects.create(
+                user=user,
+                strategy=strategy,
+                broker_credential=credential,
+                capital=capital,
+                risk_per_trade=risk_per_trade,
+                leverage=leverage,
+                max_positions=max_positions,
+                max_daily_loss=max_daily_loss,
+                sl_atr_multiplier=sl_atr_multiplier,
+                tp_atr_multiplier=tp_atr_multiplier,
+            )
+            strategy_subscriber_added(strategy_id=strategy.id)
+    except IntegrityError as exc:  # the partial unique constraint caught a concurrent twin
+        raise ApplicationError(ALREADY_SUBSCRIBED, status_code=409) from exc
+    subscription.strategy = strategy
+    return subscription
+
+
+def _claim(subscription: StrategySubscription, *, where: dict, values: dict) -> bool:
+    """One conditional UPDATE; True when it changed this subscription's row."""
+    updated = StrategySubscription.objects.filter(id=subscription.id, **where).update(**values)
+    if updated == 1:
+        for field, value in values.items():
+            setattr(subscription, field, value)
+    return updated == 1
+
+
+def _refuse_state(subscription: StrategySubscription, *, paused_message: str) -> None:
+    subscription.refresh_from_db(fields=["is_active", "is_paused"])
+    if not subscription.is_active:
+        raise ApplicationError("Subscription is cancelled")
+    raise ApplicationError(paused_message)
+
+
+def subscription_pause(*, subscription: StrategySubscription) -> StrategySubscription:
+    if not _claim(
+        subscription,
+        where={"is_active": True, "is_paused": False},
+        values={"is_paused": True, "paused_at": timezone.now()},
+    ):
+        _refuse_state(subscription, paused_message="Subscription is already paused")
+    return subscription
+
+
+def subscription_resume(*, subscription: StrategySubscription) -> StrategySubscription:
+    if not _claim(
+        subscription,
+        where={"is_active": True, "is_paused": True},
+        values={"is_paused": False, "paused_at": None},
+    ):
+        _refuse_state(subscription, paused_message="Subscription is not paused")
+    return subscription
+
+
+@transaction.atomic
+def subscription_cancel(*, subscription: StrategySubscription) -> StrategySubscription:
+    """Soft cancel. Only the call whose UPDATE claims the active row moves the strategy's
+    subscriber count (and, for the last subscriber, unregisters the strategy)."""
+    if not _claim(
+        subscription,
+        where={"is_active": True},
+        values={"is_active": False, "unsubscribed_at": timezone.now()},
+    ):
+        raise ApplicationError("Subscription is already cancelled")
+    strategy_subscriber_removed(strategy_id=subscription.strategy_id)
+    return subscription
+
+
+@transaction.atomic
+def subscription_update(*, subscription: StrategySubscription, data: dict) -> StrategySubscription:
+    """Change the risk settings (a partial body); nothing else is writable."""
+    unknown = set(data) - set(RISK_FIELDS)
+    if unknown:
+        raise ApplicationError(f"Not writable: {', '.join(sorted(unknown))}")
+    locked = StrategySubscription.objects.select_for_update().get(id=subscription.id)
+    if not locked.is_active:
+        raise ApplicationError("Subscription is cancelled")
+    for field, value in data.items():
+        setattr(locked, field, value)
+    if data:
+        locked.save(update_fields=sorted(data))
+    for field in data:
+        setattr(subscription, field, getattr(locked, field))
+    return subscription
