@@ -3,6 +3,7 @@ import functools
 from django.contrib.auth import authenticate, password_validation, user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -10,6 +11,15 @@ from tradeplatform.api import ApplicationError
 
 from .lockout import lockout_message
 from .models import BrokerCredential, User
+
+
+def user_quota_check(*, user: User, used: QuerySet, limit: int, label: str) -> None:
+    """Refuse a new row when `used` (the user's rows that count against a quota) holds
+    `limit` already. Call it inside the transaction that creates the row: the user's row
+    lock makes two concurrent creations by the same user count one after the other."""
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+    if used.count() >= limit:
+        raise ApplicationError(f"{label} limit reached ({limit})")
 
 
 def tokens_for_user(user: User) -> dict:

@@ -195,6 +195,10 @@ JSON_CAMEL_CASE = {
     },
 }
 
+# Per-user quotas: an account cannot fill the database or the engine's candle fan-out.
+MAX_STRATEGIES_PER_USER = env.int("MAX_STRATEGIES_PER_USER", default=50)
+MAX_SUBSCRIPTIONS_PER_USER = env.int("MAX_SUBSCRIPTIONS_PER_USER", default=100)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=7)),
