@@ -47,7 +47,7 @@ from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, Sub
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_redis import get_redis_connection
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 
 from accounts.models import BrokerCredential
 from executions import trading, worker_guard
@@ -162,6 +162,15 @@ def execution_run(*, strategy_id, close_time: datetime) -> StrategyExecution | N
             # Expired and possibly taken by another delivery, which the row fenced off.
             logger.warning(
                 "execution lock of %s at %s expired before release", strategy_id, close_time
+            )
+        except RedisError as exc:
+            # Redis went away during the run. The execution is on the record in
+            # PostgreSQL already; the lock expires by itself (EXECUTION_LOCK_TIMEOUT).
+            logger.warning(
+                "execution lock of %s at %s not released, Redis unavailable: %s",
+                strategy_id,
+                close_time,
+                type(exc).__name__,
             )
 
 

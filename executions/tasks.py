@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
 
 from executions.candles import candle_close_floor
 from executions.engine import candle_close_prepare, execution_run
@@ -51,7 +53,15 @@ def resolution_tick(resolution: int) -> int:
     return enqueued
 
 
-@shared_task(name="executions.run_strategy")
+# Redis unreachable before the execution row exists (settings cache, lock): nothing was
+# written, so the run is retried with backoff; the message's expiry still bounds it.
+@shared_task(
+    name="executions.run_strategy",
+    autoretry_for=(RedisError, ConnectionInterrupted),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+)
 def run_strategy(strategy_id: str, close_iso: str) -> str | None:
     execution = execution_run(strategy_id=strategy_id, close_time=datetime.fromisoformat(close_iso))
     return execution.status if execution is not None else None

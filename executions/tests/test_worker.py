@@ -59,7 +59,13 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def worker(tmp_path):
+def worker_env() -> dict:
+    """Extra environment of the `worker` process; a test module may override it."""
+    return {}
+
+
+@pytest.fixture
+def worker(tmp_path, worker_env):
     """A real Celery worker process (solo pool) on this test's database and Redis db."""
     log = tmp_path / "worker.log"
     env = {
@@ -68,6 +74,7 @@ def worker(tmp_path):
         "REDIS_URL": settings.REDIS_URL,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "DEBUG": "1",
+        **worker_env,
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
