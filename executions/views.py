@@ -2,6 +2,7 @@
 live here because only the executions app may import executions' models."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.permissions import IsAuthenticated
 
@@ -10,6 +11,7 @@ from strategies.selectors import NOT_FOUND as STRATEGY_NOT_FOUND
 from strategies.selectors import strategy_owned_by
 from subscriptions.selectors import NOT_FOUND as SUBSCRIPTION_NOT_FOUND
 from tradeplatform.api import ApplicationError
+from tradeplatform.schema import schema_generation, uuid_path
 
 from .models import StrategyExecution, Trade
 from .serializers import ExecutionSerializer, TradeSerializer
@@ -36,6 +38,8 @@ class _HistoryView(generics.ListAPIView):
         raise NotImplementedError
 
     def get_queryset(self):
+        if schema_generation(self):
+            return self.model.objects.none()
         queryset = self.owner_rows()
         status = self.request.query_params.get("status", "").upper()
         if status in self.model.Status.values:
@@ -43,6 +47,10 @@ class _HistoryView(generics.ListAPIView):
         return queryset.order_by(*self.ordering)
 
 
+@extend_schema(
+    summary="A subscription's trades, newest first (owner); ?status=OPEN|CLOSED",
+    parameters=[uuid_path("subscription_pk")],
+)
 class SubscriptionTradesView(_HistoryView):
     """GET /api/strategies/subscriptions/:id/trades — the owner's trades, newest first."""
 
@@ -58,6 +66,10 @@ class SubscriptionTradesView(_HistoryView):
         return Trade.objects.filter(subscription_id=subscription_id)
 
 
+@extend_schema(
+    summary="A strategy's executions, newest first (author, staff); ?status=",
+    parameters=[uuid_path("strategy_pk")],
+)
 class StrategyExecutionsView(_HistoryView):
     """GET /api/strategy-upload/strategies/:id/executions — the author's run history
     (staff may read any)."""
