@@ -26,9 +26,18 @@ class ExecutionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class _BlankAsNullChoiceField(serializers.ChoiceField):
+    def to_representation(self, value):
+        return value or None
+
+
 class TradeSerializer(serializers.ModelSerializer):
     subscription_id = serializers.UUIDField(read_only=True)
     execution_id = serializers.UUIDField(read_only=True)
+    # The column is blank while the trade is open; the wire says null, as the schema does.
+    exit_reason = _BlankAsNullChoiceField(
+        choices=Trade.ExitReason.choices, allow_null=True, read_only=True
+    )
 
     class Meta:
         model = Trade
