@@ -91,3 +91,22 @@ def test_handler500_tells_a_lost_database_from_a_bug(exc, status):
     assert response.status_code == status
     assert b"boom" not in response.content
     assert b"refused" not in response.content
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/strategy-upload/strategies", "/api/strategies/subscriptions", "/auth/me"]
+)
+def test_api_lists(database_unreachable, client_no_raise, path):
+    response = client_no_raise.get(path, HTTP_AUTHORIZATION=_bearer())
+    assert response.status_code == 503
+    assert response.json() == UNAVAILABLE
+
+
+def test_health_names_the_database(database_unreachable, client_no_raise):
+    response = client_no_raise.get("/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["services"]["database"].startswith("unreachable")
+    assert body["services"]["redis"] == "ok"
+    assert b"127.0.0.1" not in response.content
