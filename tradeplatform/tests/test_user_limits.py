@@ -1,9 +1,9 @@
 """Per-user quotas (strategies, active subscriptions) and the upload throttle."""
 
-import threading
+import itertools
 
 import pytest
-from django.db import connection
+from django.conf import settings as django_settings
 
 from accounts.tests.factories import BrokerCredentialFactory, UserFactory
 from strategies import services as strategy_services
@@ -11,6 +11,7 @@ from strategies.models import Strategy
 from strategies.tests.factories import HOLD_SOURCE, StrategyFactory
 from subscriptions.models import StrategySubscription
 from subscriptions.tests.factories import SubscriptionFactory
+from subscriptions.tests.test_concurrency import THREADS, _race
 from tradeplatform.api import ApplicationError
 
 URL = "/api/strategy-upload/strategies"
@@ -71,35 +72,28 @@ def test_subscription_limit(auth_client, user, settings):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    "sqlite" in django_settings.DATABASES["default"]["ENGINE"], reason="needs PostgreSQL"
+)
 def test_concurrent_uploads_cannot_pass_the_limit_together(settings):
     settings.MAX_STRATEGIES_PER_USER = 2
     author = UserFactory()
     StrategyFactory(user=author)
-    barrier = threading.Barrier(4)
-    outcomes = []
+    codes = itertools.count()
 
-    def upload(n: int):
-        try:
-            barrier.wait()
-            strategy_services.strategy_create(
-                user=author,
-                name=f"race {n}",
-                code=f"race-{n}",
-                strategy_code=HOLD_SOURCE,
-                execution_config={"symbol": "BTCUSDT", "resolution": 5},
-            )
-            outcomes.append("created")
-        except ApplicationError as exc:
-            outcomes.append(exc.message)
-        finally:
-            connection.close()
+    def upload():
+        code = f"race-{next(codes)}"
+        return strategy_services.strategy_create(
+            user=author,
+            name=code,
+            code=code,
+            strategy_code=HOLD_SOURCE,
+            execution_config={"symbol": "BTCUSDT", "resolution": 5},
+        )
 
-    threads = [threading.Thread(target=upload, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["Strategy limit reached (2)"] * 3 + ["created"]
+    outcomes = _race(upload)
+    refused = [o.message for o in outcomes if isinstance(o, ApplicationError)]
+    assert refused == ["Strategy limit reached (2)"] * (THREADS - 1)
     assert Strategy.objects.filter(user=author).count() == 2
 
 
