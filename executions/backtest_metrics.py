@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from itertools import pairwise
 
 ZERO = Decimal(0)
 MONEY_STEP = Decimal("1e-8")
@@ -107,11 +108,7 @@ def max_drawdown(equity: Sequence[tuple[datetime, Decimal]]) -> Drawdown:
 def period_returns(equity: Sequence[tuple[datetime, Decimal]]) -> list[float]:
     """Simple returns from each point of the curve to the next."""
     values = [value for _, value in equity]
-    return [
-        float(current / previous - 1)
-        for previous, current in zip(values, values[1:], strict=False)
-        if previous > 0
-    ]
+    return [float(current / previous - 1) for previous, current in pairwise(values) if previous > 0]
 
 
 def sharpe_ratio(returns: Sequence[float], periods: int) -> float | None:
