@@ -178,7 +178,15 @@ class Backtest(models.Model):
 
 
 class BacktestTrade(models.Model):
-    """A simulated position of a backtest, closed or (at the end of the period) still open."""
+    """A simulated position of a backtest; every one is closed when the backtest ends."""
+
+    class ExitReason(models.TextChoices):
+        STOP_LOSS = "STOP_LOSS"
+        TAKE_PROFIT = "TAKE_PROFIT"
+        SIGNAL = "SIGNAL"
+        EXIT = "EXIT"
+        # Still open when the period ended: closed at the last candle's close.
+        END = "END"
 
     backtest = models.ForeignKey(Backtest, on_delete=models.CASCADE, related_name="trades")
     side = models.CharField(max_length=4, choices=Trade.Side.choices)
@@ -189,7 +197,7 @@ class BacktestTrade(models.Model):
     take_profit = models.DecimalField(**PRICE, null=True, blank=True)
     exit_time = models.DateTimeField(null=True, blank=True)
     exit_price = models.DecimalField(**PRICE, null=True, blank=True)
-    exit_reason = models.CharField(max_length=12, choices=Trade.ExitReason.choices, blank=True)
+    exit_reason = models.CharField(max_length=12, choices=ExitReason.choices, blank=True)
     fee = models.DecimalField(
         max_digits=24, decimal_places=8, default=0, help_text="Entry plus exit fees."
     )
