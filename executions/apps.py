@@ -4,3 +4,19 @@ from django.apps import AppConfig
 class ExecutionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "executions"
+
+    def ready(self) -> None:
+        from celery.signals import worker_init, worker_process_init
+
+        from executions import checks  # noqa: F401  (registers the system checks)
+
+        # Once per worker before its pool starts (solo and threads pools run strategies in
+        # that process), and again in every prefork child, the process that runs them.
+        worker_init.connect(_check_sandbox_at_worker_start, weak=False)
+        worker_process_init.connect(_check_sandbox_at_worker_start, weak=False)
+
+
+def _check_sandbox_at_worker_start(**kwargs) -> None:
+    from executions.worker_guard import confinement_check
+
+    confinement_check()

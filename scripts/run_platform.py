@@ -15,6 +15,7 @@ def manage(*args: str) -> None:
 
 def main() -> int:
     manage("migrate", "--noinput")
+    manage("setup_periodic_tasks")
     manage("collectstatic", "--noinput", "--verbosity", "0")
     port = os.environ.setdefault("PORT", "8000")
     print(f"\ntradeplatform: http://127.0.0.1:{port}/  (admin: /admin/, API: /api/)\n", flush=True)

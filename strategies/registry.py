@@ -18,6 +18,9 @@ from django_redis import get_redis_connection
 from .models import Strategy
 
 ACTIVE_CANDLES_KEY = "active:candles"
+# Set by every rebuild: its absence means Redis lost the registry (FLUSHDB, restart
+# without persistence) and the next reader must rebuild it from the database.
+BUILT_KEY = "registry:built"
 LOCAL_TTL_SECONDS = 2.0
 
 # Removing the last strategy of a candle must also retire the candle, atomically, or a
@@ -131,6 +134,15 @@ def registry_rebuild() -> dict[str, set[str]]:
     for key, strategy_ids in expected.items():
         pipe.sadd(f"candle:{key}:strategies", *strategy_ids)
         pipe.sadd(ACTIVE_CANDLES_KEY, key)
+    pipe.set(BUILT_KEY, "1")
     pipe.execute()
     _local_clear()
     return expected
+
+
+def registry_ensure_built() -> bool:
+    """Rebuild the registry from the database when Redis has lost it; True if rebuilt."""
+    if _redis().exists(BUILT_KEY):
+        return False
+    registry_rebuild()
+    return True

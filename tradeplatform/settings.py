@@ -205,6 +205,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# The strategy sandbox (executions.sandbox): which backend and its per-execution limits.
+SANDBOX_BACKEND = env.str("SANDBOX_BACKEND", default="process")
+SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", default=5.0)
+SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=5)
+SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)
+# The execution lock must outlive the sandbox's wall clock plus the time to write the
+# trades (executions.checks refuses a shorter one); the database row stays the fence.
+EXECUTION_LOCK_TIMEOUT = env.int("EXECUTION_LOCK_TIMEOUT", default=60)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

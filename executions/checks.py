@@ -1,0 +1,41 @@
+"""System checks that keep the Celery and sandbox settings honest with each other."""
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+# Time to write the trades and finish the row after the sandbox returns.
+LOCK_MARGIN_SECONDS = 10
+
+
+@register("executions")
+def execution_settings_check(app_configs=None, **kwargs) -> list[Error]:
+    errors = []
+    lock_floor = settings.SANDBOX_WALL_SECONDS + LOCK_MARGIN_SECONDS
+    if lock_floor >= settings.EXECUTION_LOCK_TIMEOUT:
+        errors.append(
+            Error(
+                f"EXECUTION_LOCK_TIMEOUT ({settings.EXECUTION_LOCK_TIMEOUT}s) must be longer "
+                f"than SANDBOX_WALL_SECONDS + {LOCK_MARGIN_SECONDS}s ({lock_floor}s).",
+                hint="The lock would expire while the strategy still runs.",
+                id="executions.E001",
+            )
+        )
+    visibility = (settings.CELERY_BROKER_TRANSPORT_OPTIONS or {}).get("visibility_timeout", 3600)
+    if visibility <= settings.CELERY_TASK_TIME_LIMIT:
+        errors.append(
+            Error(
+                f"CELERY_TASK_TIME_LIMIT ({settings.CELERY_TASK_TIME_LIMIT}s) must be shorter "
+                f"than the broker visibility timeout ({visibility}s).",
+                hint="With late acks the broker would redeliver a task that is still running.",
+                id="executions.E002",
+            )
+        )
+    if settings.CELERY_WORKER_PREFETCH_MULTIPLIER != 1:
+        errors.append(
+            Error(
+                "CELERY_WORKER_PREFETCH_MULTIPLIER must be 1.",
+                hint="A worker busy with a slow strategy must not hold other runs back.",
+                id="executions.E003",
+            )
+        )
+    return errors

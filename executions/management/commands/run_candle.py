@@ -1,0 +1,54 @@
+from datetime import datetime
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from executions.candles import candle_close_floor, is_candle_aligned
+from executions.engine import candle_close_run
+from strategies.models import RESOLUTIONS
+
+
+def _close(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise CommandError(f"--close {text!r} is not an ISO 8601 time") from exc
+    if moment.tzinfo is None:
+        raise CommandError("--close needs a time zone, e.g. 2026-01-15T15:00:00Z")
+    return moment
+
+
+class Command(BaseCommand):
+    help = (
+        "Run one candle close synchronously: ensure the candle, then run every strategy "
+        "registered on it (the same flow as the Celery tick, without Celery)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--symbol", required=True)
+        parser.add_argument("--resolution", type=int, required=True, choices=RESOLUTIONS)
+        parser.add_argument("--close", help="candle close (ISO 8601, UTC); default: the last")
+
+    def handle(self, *args, symbol, resolution, close, **options):
+        if close is None:
+            close_time = candle_close_floor(timezone.now(), resolution)
+        else:
+            close_time = _close(close)
+            if not is_candle_aligned(close_time, resolution):
+                raise CommandError(f"{close} is not a {resolution}-minute candle boundary")
+        runs = candle_close_run(symbol=symbol, resolution=resolution, close_time=close_time)
+        self.stdout.write(f"{symbol.upper()}:{resolution} close {close_time.isoformat()}")
+        if not runs:
+            self.stdout.write("no strategy is registered on this candle")
+        for code, execution in runs:
+            if execution is None:
+                self.stdout.write(f"{code}: already run (or running) for this close")
+                continue
+            action = (execution.signal or {}).get("action", "-")
+            line = (
+                f"{code}: {execution.status} signal={action} "
+                f"trades={execution.trades_created} {execution.duration_ms}ms"
+            )
+            if execution.error_message:
+                line += f" ({execution.error_message})"
+            self.stdout.write(line)

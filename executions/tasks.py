@@ -1,0 +1,77 @@
+"""Celery tasks of the candle-close flow. Each is an interface: primitive arguments in,
+one service call, nothing secret in a message (ids and ISO times only)."""
+
+import logging
+from datetime import datetime, timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from executions.candles import candle_close_floor
+from executions.engine import candle_close_prepare, execution_run
+from executions.models import StrategyExecution
+from strategies.registry import (
+    registry_active_candles,
+    registry_ensure_built,
+)
+
+logger = logging.getLogger(__name__)
+
+# A reaped row's worker has been gone for at least the task's hard time limit plus this.
+REAP_MARGIN_SECONDS = 60
+
+
+def run_expiry_seconds(resolution: int) -> float:
+    """How long a fanned-out run stays valid: 80% of the candle period (at most 30 min
+    for long periods), so a backlog never trades on a candle a newer one replaced."""
+    return min(resolution * 60 * 0.8, 30 * 60)
+
+
+@shared_task(name="executions.resolution_tick")
+def resolution_tick(resolution: int) -> int:
+    """Fan out one run per registered strategy of every candle of this resolution that
+    just closed. Returns the number of runs enqueued."""
+    resolution = int(resolution)
+    close_time = candle_close_floor(timezone.now(), resolution)
+    if registry_ensure_built():
+        logger.warning("candle registry was missing from Redis: rebuilt from the database")
+    expires = close_time + timedelta(seconds=run_expiry_seconds(resolution))
+    enqueued = 0
+    for key in sorted(registry_active_candles()):
+        symbol, _, key_resolution = key.rpartition(":")
+        if int(key_resolution) != resolution:
+            continue
+        strategy_ids = candle_close_prepare(
+            symbol=symbol, resolution=resolution, close_time=close_time
+        )
+        for strategy_id in strategy_ids:
+            run_strategy.apply_async((strategy_id, close_time.isoformat()), expires=expires)
+            enqueued += 1
+    return enqueued
+
+
+@shared_task(name="executions.run_strategy")
+def run_strategy(strategy_id: str, close_iso: str) -> str | None:
+    execution = execution_run(strategy_id=strategy_id, close_time=datetime.fromisoformat(close_iso))
+    return execution.status if execution is not None else None
+
+
+@shared_task(name="executions.reap_stale_executions")
+def reap_stale_executions() -> int:
+    """RUNNING rows older than the task time limit + a margin lost their worker: FAILED."""
+    return stale_executions_reap(now=timezone.now())
+
+
+def stale_executions_reap(*, now: datetime) -> int:
+    cutoff = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + REAP_MARGIN_SECONDS)
+    reaped = StrategyExecution.objects.filter(
+        status=StrategyExecution.Status.RUNNING, started_at__lt=cutoff
+    ).update(
+        status=StrategyExecution.Status.FAILED,
+        error_message="worker lost (reaped)",
+        completed_at=now,
+    )
+    if reaped:
+        logger.warning("reaped %d execution(s) left RUNNING by a lost worker", reaped)
+    return reaped
