@@ -203,17 +203,12 @@ class Simulation:
     # -- signal ----------------------------------------------------------------------
 
     def _act(self, signal: Signal, window: Sequence[Bar], close_time: datetime) -> None:
-        if signal.action == "HOLD":
-            return
-        if signal.action == "EXIT":
-            closing, reason = list(self.open_trades), "EXIT"
-        else:
-            opposite = trading.SELL if signal.action == trading.BUY else trading.BUY
-            closing = [trade for trade in self.open_trades if trade.side == opposite]
-            reason = "SIGNAL"
-        for trade in closing:
-            price = self._slipped(signal.entry_price, buying=trade.side == trading.SELL)
-            self._close(trade, price, reason, close_time)
+        closes = trading.closes_for_signal(signal.action)
+        if closes is not None:
+            for trade in list(self.open_trades):
+                if closes.sides is None or trade.side in closes.sides:
+                    price = self._slipped(signal.entry_price, buying=trade.side == trading.SELL)
+                    self._close(trade, price, closes.reason, close_time)
         if signal.action in (trading.BUY, trading.SELL):
             self._open(signal, window, close_time)
 
@@ -232,41 +227,34 @@ class Simulation:
         if reason:
             self._note(reason)
             return
-        atr = None
-        if signal.stop_loss is None or signal.take_profit is None:
-            atr = trading.average_true_range(window)
-        stops = trading.stops_for_entry(
+        needs_atr = trading.needs_atr(
+            signal_stop_loss=signal.stop_loss, signal_take_profit=signal.take_profit
+        )
+        entry = trading.entry_for_signal(
             side=signal.action,
             entry_price=signal.entry_price,
             signal_stop_loss=signal.stop_loss,
             signal_take_profit=signal.take_profit,
-            atr=atr,
-            sl_atr_multiplier=config.sl_atr_multiplier,
-            tp_atr_multiplier=config.tp_atr_multiplier,
-        )
-        if stops.stop_loss is None:
-            self._note(stops.reason)
-            return
-        quantity = trading.position_size(
+            atr=trading.average_true_range(window) if needs_atr else None,
             capital=config.capital,
             risk_per_trade=config.risk_per_trade,
             leverage=config.leverage,
-            entry_price=signal.entry_price,
-            stop_loss=stops.stop_loss,
+            sl_atr_multiplier=config.sl_atr_multiplier,
+            tp_atr_multiplier=config.tp_atr_multiplier,
         )
-        if quantity <= 0:
-            self._note("position size rounds to zero")
+        if entry.reason:
+            self._note(entry.reason)
             return
         price = self._slipped(signal.entry_price, buying=signal.action == trading.BUY)
         self.open_trades.append(
             SimulatedTrade(
                 side=signal.action,
-                quantity=quantity,
+                quantity=entry.quantity,
                 entry_time=close_time,
                 entry_price=price,
-                stop_loss=stops.stop_loss,
-                take_profit=stops.take_profit,
-                fee=self._fee(quantity, price),
+                stop_loss=entry.stop_loss,
+                take_profit=entry.take_profit,
+                fee=self._fee(entry.quantity, price),
             )
         )
 
