@@ -48,11 +48,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from executions import trading
+from executions import trading, worker_guard
 from executions.backtest_metrics import ClosedTrade, backtest_metrics, metrics_to_json
 from executions.candles import resolution_delta
+from executions.engine import candles_payload, sandbox_limits
 from executions.models import Backtest, BacktestTrade, Candle
-from executions.sandbox import SandboxLimits, run_strategy_series
+from executions.sandbox import run_strategy_series
 from executions.signals import Signal, SignalError, parse_signal
 
 logger = logging.getLogger(__name__)
@@ -323,32 +324,11 @@ def _fail(backtest: Backtest, message: str) -> None:
     backtest.save(update_fields=["status", "error_message", "completed_at"])
 
 
-def backtest_sandbox_limits() -> SandboxLimits:
-    """One call's limits, as live (run_strategy_series scales them per candle)."""
-    return SandboxLimits(
-        wall_seconds=getattr(settings, "SANDBOX_WALL_SECONDS", 5.0),
-        cpu_seconds=getattr(settings, "SANDBOX_CPU_SECONDS", 5),
-        memory_mb=getattr(settings, "SANDBOX_MEMORY_MB", 512),
-    )
-
-
 def _bars(queryset) -> list[Bar]:
     return [
         Bar(*row)
         for row in queryset.values_list("open_time", "open", "high", "low", "close", "volume")
     ]
-
-
-def _payload(bars: Sequence[Bar]) -> dict[str, list]:
-    """The candles as the sandbox takes them, as live does (`engine._candles_payload`)."""
-    return {
-        "time": [bar.open_time.isoformat() for bar in bars],
-        "open": [float(bar.open) for bar in bars],
-        "high": [float(bar.high) for bar in bars],
-        "low": [float(bar.low) for bar in bars],
-        "close": [float(bar.close) for bar in bars],
-        "volume": [float(bar.volume) for bar in bars],
-    }
 
 
 def missing_open_times(
@@ -379,6 +359,9 @@ class _Replay:
 
     def run(self) -> None:
         backtest = self.backtest
+        failures = worker_guard.confinement_failures()
+        if failures:
+            raise BacktestFailed("sandbox confinement failed: " + "; ".join(failures))
         in_range = Candle.objects.filter(
             symbol=backtest.symbol,
             resolution=backtest.resolution,
@@ -432,7 +415,7 @@ class _Replay:
         config = self.strategy.execution_config
         result = run_strategy_series(
             self.strategy.strategy_code,
-            _payload(bars[low:chunk_end]),
+            candles_payload(bars[low:chunk_end]),
             {
                 "symbol": self.backtest.symbol,
                 "resolution": self.backtest.resolution,
@@ -441,8 +424,8 @@ class _Replay:
             },
             lookback=self.lookback,
             first_index=first_signal - low,
-            limits=backtest_sandbox_limits(),
-            backend=getattr(settings, "SANDBOX_BACKEND", "process"),
+            limits=sandbox_limits(),
+            backend=settings.SANDBOX_BACKEND,
         )
         if not result.ok:
             closes = bars[first_signal].open_time + self.period

@@ -36,7 +36,7 @@ import logging
 import time
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -252,7 +252,7 @@ class _Run:
 
         result = run_strategy(
             config["strategyCode"],
-            _candles_payload(candles),
+            candles_payload(candles),
             {
                 "symbol": config["symbol"],
                 "resolution": int(config["resolution"]),
@@ -592,7 +592,7 @@ def trades_close(trades: list[Trade]) -> list[Trade]:
     return [trade for trade in trades if trade.id in closed]
 
 
-def _candles_payload(candles: list[Candle]) -> dict[str, list]:
+def candles_payload(candles: Sequence) -> dict[str, list]:
     """The candles as the sandbox takes them: columns, oldest first, plain JSON numbers."""
     return {
         "time": [candle.open_time.isoformat() for candle in candles],

@@ -8,9 +8,10 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from executions.backtest import backtest_run
 from executions.candles import candle_close_floor
 from executions.engine import candle_close_prepare, execution_run
-from executions.models import StrategyExecution
+from executions.models import Backtest, StrategyExecution
 from strategies.registry import (
     registry_active_candles,
     registry_ensure_built,
@@ -57,10 +58,24 @@ def run_strategy(strategy_id: str, close_iso: str) -> str | None:
     return execution.status if execution is not None else None
 
 
+@shared_task(
+    name="executions.run_backtest",
+    time_limit=settings.BACKTEST_TIME_LIMIT,
+    soft_time_limit=settings.BACKTEST_TIME_LIMIT - 10,
+)
+def run_backtest(backtest_id: str) -> str | None:
+    """Run one queued backtest (its own queue, see CELERY_TASK_ROUTES: a long replay
+    never delays a candle close)."""
+    backtest = backtest_run(backtest_id=backtest_id)
+    return backtest.status if backtest is not None else None
+
+
 @shared_task(name="executions.reap_stale_executions")
 def reap_stale_executions() -> int:
-    """RUNNING rows older than the task time limit + a margin lost their worker: FAILED."""
-    return stale_executions_reap(now=timezone.now())
+    """RUNNING rows older than the task time limit + a margin lost their worker: FAILED.
+    Backtests too, against their own time limit."""
+    now = timezone.now()
+    return stale_executions_reap(now=now) + stale_backtests_reap(now=now)
 
 
 def stale_executions_reap(*, now: datetime) -> int:
@@ -74,4 +89,16 @@ def stale_executions_reap(*, now: datetime) -> int:
     )
     if reaped:
         logger.warning("reaped %d execution(s) left RUNNING by a lost worker", reaped)
+    return reaped
+
+
+def stale_backtests_reap(*, now: datetime) -> int:
+    cutoff = now - timedelta(seconds=settings.BACKTEST_TIME_LIMIT + REAP_MARGIN_SECONDS)
+    reaped = Backtest.objects.filter(status=Backtest.Status.RUNNING, started_at__lt=cutoff).update(
+        status=Backtest.Status.FAILED,
+        error_message="worker lost or time limit exceeded (reaped)",
+        completed_at=now,
+    )
+    if reaped:
+        logger.warning("reaped %d backtest(s) left RUNNING", reaped)
     return reaped

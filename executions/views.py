@@ -1,9 +1,11 @@
-"""History views of the SPA: a subscription's trades and a strategy's executions. They
-live here because only the executions app may import executions' models."""
+"""History views of the SPA: a subscription's trades and a strategy's executions; and
+the backtests of a strategy. They live here because only the executions app may import
+executions' models."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import generics
+from rest_framework import generics, status
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
 
 from strategies.models import Strategy
 from strategies.selectors import NOT_FOUND as STRATEGY_NOT_FOUND
@@ -11,8 +13,16 @@ from strategies.selectors import strategy_owned_by
 from subscriptions.selectors import NOT_FOUND as SUBSCRIPTION_NOT_FOUND
 from tradeplatform.api import ApplicationError
 
-from .models import StrategyExecution, Trade
-from .serializers import ExecutionSerializer, TradeSerializer
+from . import selectors, services
+from .models import BacktestTrade, StrategyExecution, Trade
+from .serializers import (
+    BacktestInputSerializer,
+    BacktestListSerializer,
+    BacktestSerializer,
+    BacktestTradeSerializer,
+    ExecutionSerializer,
+    TradeSerializer,
+)
 
 
 def _owned_or_404(queryset, pk, message: str) -> None:
@@ -37,9 +47,9 @@ class _HistoryView(generics.ListAPIView):
 
     def get_queryset(self):
         queryset = self.owner_rows()
-        status = self.request.query_params.get("status", "").upper()
-        if status in self.model.Status.values:
-            queryset = queryset.filter(status=status)
+        wanted = self.request.query_params.get("status", "").upper()
+        if wanted in self.model.Status.values:
+            queryset = queryset.filter(status=wanted)
         return queryset.order_by(*self.ordering)
 
 
@@ -73,3 +83,64 @@ class StrategyExecutionsView(_HistoryView):
         owned = Strategy.objects.all() if user.is_staff else strategy_owned_by(user=user)
         _owned_or_404(owned, strategy_id, STRATEGY_NOT_FOUND)
         return StrategyExecution.objects.filter(strategy_id=strategy_id).defer("execution_log")
+
+
+class _BacktestMixin:
+    """Under /api/strategy-upload/strategies/:id/backtests: the strategy must be one the
+    caller may backtest (their own, or a public active one); the backtests are theirs."""
+
+    permission_classes = [IsAuthenticated]
+
+    def strategy(self) -> Strategy:
+        return selectors.strategy_for_backtest(
+            user=self.request.user, strategy_id=self.kwargs["strategy_pk"]
+        )
+
+
+class BacktestListCreateView(_BacktestMixin, generics.GenericAPIView):
+    """GET: the caller's backtests of the strategy, newest first (paginated, `backtests`).
+    POST: start one; 202 with its id, the replay runs as a Celery task."""
+
+    envelope_key = "backtests"
+    serializer_class = BacktestInputSerializer
+
+    def get(self, request, *args, **kwargs):
+        queryset = selectors.backtest_list(user=request.user, strategy=self.strategy())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(BacktestListSerializer(page, many=True).data)
+
+    def post(self, request, *args, **kwargs):
+        data = BacktestInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        backtest = services.backtest_create(
+            user=request.user, strategy_id=self.kwargs["strategy_pk"], **data.validated_data
+        )
+        return Response(
+            {"message": "Backtest queued", "backtest": BacktestSerializer(backtest).data},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class BacktestDetailView(_BacktestMixin, generics.GenericAPIView):
+    """GET …/backtests/:id: status, progress and, once done, the results."""
+
+    serializer_class = BacktestSerializer
+
+    def get(self, request, *args, **kwargs):
+        backtest = selectors.backtest_get(
+            user=request.user, strategy=self.strategy(), backtest_id=self.kwargs["pk"]
+        )
+        return Response({"backtest": BacktestSerializer(backtest).data})
+
+
+class BacktestTradesView(_BacktestMixin, generics.ListAPIView):
+    """GET …/backtests/:id/trades: the simulated trades in the order they opened."""
+
+    serializer_class = BacktestTradeSerializer
+    envelope_key = "trades"
+
+    def get_queryset(self):
+        backtest = selectors.backtest_get(
+            user=self.request.user, strategy=self.strategy(), backtest_id=self.kwargs["pk"]
+        )
+        return BacktestTrade.objects.filter(backtest=backtest).order_by("entry_time", "id")

@@ -214,6 +214,11 @@ SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)
 # The execution lock must outlive the sandbox's wall clock plus the time to write the
 # trades (executions.checks refuses a shorter one); the database row stays the fence.
 EXECUTION_LOCK_TIMEOUT = env.int("EXECUTION_LOCK_TIMEOUT", default=60)
+# Backtests run on their own queue (a worker started with -Q backtests, see Procfile), so
+# a long replay never holds up a candle close; their own time limit; a cap on their size.
+CELERY_TASK_ROUTES = {"executions.run_backtest": {"queue": "backtests"}}
+BACKTEST_TIME_LIMIT = env.int("BACKTEST_TIME_LIMIT", default=1800)
+BACKTEST_MAX_CANDLES = env.int("BACKTEST_MAX_CANDLES", default=200_000)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
