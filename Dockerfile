@@ -1,7 +1,7 @@
 # Production image. Not buildable on the development machines (no Docker engine there).
 FROM python:3.11-slim-bookworm
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DEBUG=0
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DEBUG=0 SANDBOX_BACKEND=warm-bwrap
 RUN apt-get update \
     && apt-get install -y --no-install-recommends bubblewrap libpq5 \
     && rm -rf /var/lib/apt/lists/*

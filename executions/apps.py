@@ -17,6 +17,7 @@ class ExecutionsConfig(AppConfig):
 
 
 def _check_sandbox_at_worker_start(**kwargs) -> None:
-    from executions.worker_guard import confinement_check
+    from executions.worker_guard import confinement_check, make_process_undumpable
 
+    make_process_undumpable()
     confinement_check()

@@ -10,6 +10,8 @@ a supervisor would restart in a loop and which leaves no trace on the executions
 Processes that never ran the check (web, `manage.py run_candle`, tests) are not gated.
 """
 
+import ctypes
+import ctypes.util
 import logging
 
 from django.conf import settings
@@ -39,6 +41,20 @@ def confinement_check(backend: str | None = None) -> list[str]:
     else:
         logger.info("sandbox confinement holds for backend %r", backend)
     return failures
+
+
+PR_SET_DUMPABLE = 4
+
+
+def make_process_undumpable() -> bool:
+    """Hide this worker's memory and `/proc/<pid>/environ` (its secrets) from processes of
+    the same uid, strategies run by the non-bwrap backends included. Root still sees
+    them: run workers as an unprivileged user (the Dockerfile does) or use bwrap."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        logger.warning("could not make the worker undumpable (errno %s)", ctypes.get_errno())
+        return False
+    return True
 
 
 def confinement_failures() -> list[str]:

@@ -132,4 +132,19 @@ def test_a_real_worker_runs_the_execution(worker):
     assert execution.status == Status.COMPLETED, execution.error_message
     assert execution.trades_created == 1
     assert Trade.objects.filter(execution=execution).count() == 1
-    assert "sandbox confinement holds for backend 'process'" in output
+    assert f"sandbox confinement holds for backend {settings.SANDBOX_BACKEND!r}" in output
+
+
+def test_worker_process_becomes_undumpable():
+    """Run in a child so the test process itself stays debuggable."""
+    code = (
+        "import ctypes, ctypes.util\n"
+        "from executions.worker_guard import make_process_undumpable\n"
+        "assert make_process_undumpable()\n"
+        "libc = ctypes.CDLL(ctypes.util.find_library('c'))\n"
+        "print(libc.prctl(3, 0, 0, 0, 0))\n"  # PR_GET_DUMPABLE
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "0"
