@@ -225,3 +225,55 @@ def metrics_from_json(stored: dict | None) -> dict | None:
         key: Decimal(value) if key in DECIMAL_KEYS and value is not None else value
         for key, value in stored.items()
     }
+
+
+# (metric key, label) in the order the table prints them.
+METRIC_LABELS = (
+    ("candles", "candles"),
+    ("missing_candles", "missing candles"),
+    ("total_trades", "trades"),
+    ("winning_trades", "wins"),
+    ("losing_trades", "losses"),
+    ("win_rate", "win rate"),
+    ("initial_capital", "initial capital"),
+    ("final_equity", "final equity"),
+    ("total_return", "total return"),
+    ("total_return_pct", "total return %"),
+    ("market_change_pct", "market change %"),
+    ("gross_profit", "gross profit"),
+    ("gross_loss", "gross loss"),
+    ("total_fees", "fees"),
+    ("profit_factor", "profit factor"),
+    ("expectancy", "expectancy"),
+    ("average_win", "average win"),
+    ("average_loss", "average loss"),
+    ("max_drawdown", "max drawdown"),
+    ("max_drawdown_pct", "max drawdown %"),
+    ("max_drawdown_peak_time", "drawdown peak"),
+    ("max_drawdown_trough_time", "drawdown trough"),
+    ("sharpe_ratio", "Sharpe (annualised)"),
+    ("sortino_ratio", "Sortino (annualised)"),
+    ("longest_winning_streak", "longest winning streak"),
+    ("longest_losing_streak", "longest losing streak"),
+    ("exposure_pct", "exposure %"),
+    ("strategy_errors", "strategy errors"),
+)
+
+
+def metrics_rows(metrics: dict) -> list[tuple[str, str]]:
+    """(label, shown value) per metric, in reading order: the command's table, the admin's."""
+    rows = []
+    for key, label in METRIC_LABELS:
+        if key not in metrics:
+            continue
+        value = metrics[key]
+        if value is None:
+            shown = "-"
+        elif key == "win_rate":
+            shown = f"{value:.2%}"
+        elif isinstance(value, float):
+            shown = f"{value:.4f}"
+        else:
+            shown = str(value)
+        rows.append((label, shown))
+    return rows
