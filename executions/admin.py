@@ -56,19 +56,7 @@ class BacktestTradeInline(admin.TabularInline):
     extra = 0
     can_delete = False
     max_num = 0
-    fields = [
-        "side",
-        "quantity",
-        "entry_time",
-        "entry_price",
-        "stop_loss",
-        "take_profit",
-        "exit_time",
-        "exit_price",
-        "exit_reason",
-        "fee",
-        "pnl",
-    ]
+    fields = BacktestTrade.PUBLIC_FIELDS
     readonly_fields = fields
 
 

@@ -205,6 +205,21 @@ class BacktestTrade(models.Model):
         max_digits=24, decimal_places=8, null=True, blank=True, help_text="Net of fees."
     )
 
+    # What the API and the admin show of it.
+    PUBLIC_FIELDS = (
+        "side",
+        "quantity",
+        "entry_time",
+        "entry_price",
+        "stop_loss",
+        "take_profit",
+        "exit_time",
+        "exit_price",
+        "exit_reason",
+        "fee",
+        "pnl",
+    )
+
     class Meta:
         ordering = ["entry_time", "id"]
         indexes = [models.Index(fields=["backtest", "entry_time"])]

@@ -59,6 +59,22 @@ class TradeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def _rate(label: str, maximum: Decimal) -> serializers.DecimalField:
+    """A fraction from 0 to `maximum`, 0 when not given."""
+    return serializers.DecimalField(
+        max_digits=10,
+        decimal_places=8,
+        default=Decimal(0),
+        validators=[
+            MinValueValidator(Decimal(0), f"{label} must be at least 0"),
+            MaxValueValidator(
+                maximum,
+                f"{label} must be at most {maximum} ({(maximum * 100).normalize()} percent)",
+            ),
+        ],
+    )
+
+
 class BacktestInputSerializer(RiskSettingsSerializer):
     """The body of POST …/backtests: the subscription's risk settings, with the same
     rules, plus the period, an optional other candle, and the costs to model."""
@@ -67,24 +83,8 @@ class BacktestInputSerializer(RiskSettingsSerializer):
     end = serializers.DateTimeField()
     symbol = serializers.CharField(max_length=30, required=False, allow_blank=False)
     resolution = serializers.ChoiceField(choices=RESOLUTIONS, required=False)
-    fee_rate = serializers.DecimalField(
-        max_digits=10,
-        decimal_places=8,
-        default=Decimal(0),
-        validators=[
-            MinValueValidator(Decimal(0), "Fee rate must be at least 0"),
-            MaxValueValidator(Decimal("0.01"), "Fee rate must be at most 0.01 (1 percent)"),
-        ],
-    )
-    slippage = serializers.DecimalField(
-        max_digits=10,
-        decimal_places=8,
-        default=Decimal(0),
-        validators=[
-            MinValueValidator(Decimal(0), "Slippage must be at least 0"),
-            MaxValueValidator(Decimal("0.05"), "Slippage must be at most 0.05 (5 percent)"),
-        ],
-    )
+    fee_rate = _rate("Fee rate", Decimal("0.01"))
+    slippage = _rate("Slippage", Decimal("0.05"))
 
 
 def _decimal_params(params: dict) -> dict:
@@ -165,18 +165,5 @@ class BacktestListSerializer(BacktestSerializer):
 class BacktestTradeSerializer(serializers.ModelSerializer):
     class Meta:
         model = BacktestTrade
-        fields = [
-            "id",
-            "side",
-            "quantity",
-            "entry_time",
-            "entry_price",
-            "stop_loss",
-            "take_profit",
-            "exit_time",
-            "exit_price",
-            "exit_reason",
-            "fee",
-            "pnl",
-        ]
+        fields = ["id", *BacktestTrade.PUBLIC_FIELDS]
         read_only_fields = fields

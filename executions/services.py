@@ -13,19 +13,6 @@ from .candles import resolution_delta
 from .models import Backtest
 from .selectors import strategy_for_backtest
 
-# The settings a backtest replays with, stored in Backtest.params (numbers as strings).
-BACKTEST_PARAMS = (
-    "capital",
-    "risk_per_trade",
-    "leverage",
-    "max_positions",
-    "max_daily_loss",
-    "sl_atr_multiplier",
-    "tp_atr_multiplier",
-    "fee_rate",
-    "slippage",
-)
-
 
 def _field_error(field: str, message: str) -> ApplicationError:
     return ApplicationError(message, details={field: [message]})
@@ -70,7 +57,7 @@ def backtest_create(
             f"A backtest covers at most {settings.BACKTEST_MAX_CANDLES} candles "
             f"({candles} asked): shorten the period or take a longer resolution",
         )
-    values = {
+    replayed = {
         "capital": capital,
         "risk_per_trade": risk_per_trade,
         "leverage": leverage,
@@ -81,9 +68,10 @@ def backtest_create(
         "fee_rate": fee_rate,
         "slippage": slippage,
     }
+    # Stored as JSON: Decimals as exact strings.
     params = {
         name: value if value is None or isinstance(value, int) else str(value)
-        for name, value in values.items()
+        for name, value in replayed.items()
     }
     with transaction.atomic():
         backtest = Backtest.objects.create(

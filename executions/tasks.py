@@ -78,27 +78,30 @@ def reap_stale_executions() -> int:
     return stale_executions_reap(now=now) + stale_backtests_reap(now=now)
 
 
-def stale_executions_reap(*, now: datetime) -> int:
-    cutoff = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + REAP_MARGIN_SECONDS)
-    reaped = StrategyExecution.objects.filter(
-        status=StrategyExecution.Status.RUNNING, started_at__lt=cutoff
-    ).update(
-        status=StrategyExecution.Status.FAILED,
-        error_message="worker lost (reaped)",
-        completed_at=now,
+def _reap(model, *, now: datetime, time_limit: int, message: str) -> int:
+    """RUNNING rows of `model` started before now - time_limit - margin become FAILED."""
+    cutoff = now - timedelta(seconds=time_limit + REAP_MARGIN_SECONDS)
+    reaped = model.objects.filter(status=model.Status.RUNNING, started_at__lt=cutoff).update(
+        status=model.Status.FAILED, error_message=message, completed_at=now
     )
     if reaped:
-        logger.warning("reaped %d execution(s) left RUNNING by a lost worker", reaped)
+        logger.warning("reaped %d %s row(s) left RUNNING", reaped, model.__name__)
     return reaped
+
+
+def stale_executions_reap(*, now: datetime) -> int:
+    return _reap(
+        StrategyExecution,
+        now=now,
+        time_limit=settings.CELERY_TASK_TIME_LIMIT,
+        message="worker lost (reaped)",
+    )
 
 
 def stale_backtests_reap(*, now: datetime) -> int:
-    cutoff = now - timedelta(seconds=settings.BACKTEST_TIME_LIMIT + REAP_MARGIN_SECONDS)
-    reaped = Backtest.objects.filter(status=Backtest.Status.RUNNING, started_at__lt=cutoff).update(
-        status=Backtest.Status.FAILED,
-        error_message="worker lost or time limit exceeded (reaped)",
-        completed_at=now,
+    return _reap(
+        Backtest,
+        now=now,
+        time_limit=settings.BACKTEST_TIME_LIMIT,
+        message="worker lost or time limit exceeded (reaped)",
     )
-    if reaped:
-        logger.warning("reaped %d backtest(s) left RUNNING", reaped)
-    return reaped

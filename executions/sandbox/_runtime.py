@@ -299,6 +299,18 @@ def _plain_signal(raw: Any, output: CapturedOutput, max_bytes: int | None = None
     return json.loads(text)
 
 
+def _failure(exc: BaseException, limits: dict[str, Any], print_limit: int) -> str:
+    """What to tell the author when the run ends on one of these."""
+    if isinstance(exc, OutputLimitExceeded):
+        return f"output limit exceeded ({print_limit} bytes printed)"
+    if isinstance(exc, MemoryError):
+        return f"memory limit exceeded ({limits['memory_mb']} MB)"
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return f"strategy exited with code {code}"
+    return str(exc)
+
+
 def execute(request: dict[str, Any]) -> dict[str, Any]:
     """Run the strategy in this (already confined) process and build the answer."""
     if "series" in request:
@@ -311,15 +323,8 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     try:
         raw = _call_strategy(request["source"], Candles(request["candles"]), request["params"])
         signal_ = _plain_signal(raw, output)
-    except OutputLimitExceeded:
-        error = f"output limit exceeded ({limits['max_output_bytes']} bytes printed)"
-    except MemoryError:
-        error = f"memory limit exceeded ({limits['memory_mb']} MB)"
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        error = f"strategy exited with code {code}"
-    except StrategyError as exc:
-        error = str(exc)
+    except (OutputLimitExceeded, MemoryError, SystemExit, StrategyError) as exc:
+        error = _failure(exc, limits, limits["max_output_bytes"])
     finally:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     if error:
@@ -374,15 +379,8 @@ def execute_series(request: dict[str, Any]) -> dict[str, Any]:
             except StrategyError as exc:
                 signals.append(None)
                 errors.append(str(exc))
-    except OutputLimitExceeded:
-        error = f"output limit exceeded ({series['max_print_bytes']} bytes printed)"
-    except MemoryError:
-        error = f"memory limit exceeded ({limits['memory_mb']} MB)"
-    except SystemExit as exc:
-        exit_code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        error = f"strategy exited with code {exit_code}"
-    except StrategyError as exc:
-        error = str(exc)
+    except (OutputLimitExceeded, MemoryError, SystemExit, StrategyError) as exc:
+        error = _failure(exc, limits, series["max_print_bytes"])
     finally:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     return {

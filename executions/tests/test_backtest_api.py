@@ -172,6 +172,11 @@ def test_invalid_bodies(auth_client, own_strategy, overrides, field):
     assert field in response.json()["details"]
 
 
+def test_rate_messages(auth_client, own_strategy):
+    response = auth_client.post(url(own_strategy.id), body(slippage=0.06), format="json")
+    assert response.json()["details"]["slippage"] == ["Slippage must be at most 0.05 (5 percent)"]
+
+
 def test_period_rules(auth_client, own_strategy, settings):
     start = T0.isoformat()
     response = auth_client.post(url(own_strategy.id), body(start=start, end=start), format="json")

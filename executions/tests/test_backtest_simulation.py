@@ -3,7 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from executions.backtest import BacktestSettings, Bar, Simulation
+from executions.backtest import BacktestSettings, Simulation
+from executions.marketdata.base import Bar
 
 D = Decimal
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

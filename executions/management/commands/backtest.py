@@ -1,26 +1,16 @@
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 
 from executions.backtest import backtest_run
 from executions.backtest_metrics import metrics_rows
+from executions.management.arguments import aware_datetime
 from executions.models import Backtest
 from executions.services import backtest_create
 from strategies.models import RESOLUTIONS, Strategy
 from tradeplatform.api import ApplicationError
 
 BAR_WIDTH = 30
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise CommandError(f"{text!r} is not an ISO 8601 time") from exc
-    if moment.tzinfo is None:
-        raise CommandError(f"{text!r} needs a time zone, e.g. 2026-01-15T00:00:00Z")
-    return moment
 
 
 def _decimal(text: str) -> Decimal:
@@ -72,8 +62,8 @@ class Command(BaseCommand):
             backtest = backtest_create(
                 user=strategy.user,
                 strategy_id=strategy.id,
-                start=_moment(options["start"]),
-                end=_moment(options["end"]),
+                start=aware_datetime(options["start"], "--start"),
+                end=aware_datetime(options["end"], "--end"),
                 capital=_decimal(options["capital"]),
                 risk_per_trade=_decimal(options["risk_per_trade"]),
                 leverage=options["leverage"],
