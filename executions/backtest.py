@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -287,7 +288,7 @@ Progress = Callable[[int, int], None]
 
 def backtest_run(*, backtest_id, progress: Progress | None = None) -> Backtest | None:
     """Run a QUEUED backtest to COMPLETED or FAILED. Claims it with a conditional UPDATE
-    (a duplicate task delivery finds nothing to claim and returns None). `progress`
+    (a duplicate or redelivered task finds nothing to claim and returns None). `progress`
     (done, total) is called after every chunk of candles."""
     now = timezone.now()
     claimed = Backtest.objects.filter(id=backtest_id, status=Backtest.Status.QUEUED).update(
@@ -300,6 +301,10 @@ def backtest_run(*, backtest_id, progress: Progress | None = None) -> Backtest |
         _Replay(backtest, progress).run()
     except BacktestFailed as exc:
         _fail(backtest, str(exc))
+    except SoftTimeLimitExceeded:
+        _fail(
+            backtest, f"time limit exceeded ({settings.BACKTEST_TIME_LIMIT} s): shorten the period"
+        )
     except Exception as exc:
         logger.exception("backtest %s failed unexpectedly", backtest.id)
         _fail(backtest, f"internal error: {type(exc).__name__}: {exc}")
@@ -450,6 +455,7 @@ class _Replay:
             last_close=replay[-1].close,
         )
         metrics["candles"] = len(replay)
+        metrics["exposure_minutes"] = simulation.exposed_candles * backtest.resolution
         metrics["missing_candles"] = backtest.missing_candles_count
         metrics["strategy_errors"] = sum(errors.values())
         metrics["strategy_error_examples"] = sorted(errors, key=errors.get, reverse=True)[

@@ -256,6 +256,7 @@ METRIC_LABELS = (
     ("longest_winning_streak", "longest winning streak"),
     ("longest_losing_streak", "longest losing streak"),
     ("exposure_pct", "exposure %"),
+    ("exposure_minutes", "exposure (minutes)"),
     ("strategy_errors", "strategy errors"),
 )
 

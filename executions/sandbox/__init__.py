@@ -119,7 +119,7 @@ def run_strategy(
 # Whole-history mode: per-candle budgets added to the base limits, for all steps together.
 SERIES_STEP_WALL_SECONDS = 0.05
 SERIES_STEP_CPU_SECONDS = 0.05
-SERIES_MAX_SIGNAL_BYTES = 1024  # one step's signal as JSON; a real one is ~60 bytes
+SERIES_MAX_SIGNAL_BYTES = 4096  # one step's signal as JSON; a real one is ~60 bytes
 
 
 def series_limits(base: SandboxLimits, steps: int) -> SandboxLimits:

@@ -315,3 +315,50 @@ def test_live_engine_and_backtest_make_the_same_trades_and_pnl():
     assert {t.exit_reason for t in live} == {"TAKE_PROFIT", "STOP_LOSS", "EXIT", "SIGNAL"}
     subscription.refresh_from_db()
     assert D(backtest.metrics["total_return"]) == subscription.total_pnl
+
+
+def test_reaper_fails_backtests_left_running(settings):
+    from executions.tasks import reap_stale_executions, stale_backtests_reap
+
+    strategy = scripted_strategy({})
+    now = datetime(2026, 3, 5, tzinfo=UTC)
+    limit = settings.BACKTEST_TIME_LIMIT
+    rows = [
+        Backtest.objects.create(
+            strategy=strategy,
+            user=strategy.user,
+            symbol=SYMBOL,
+            resolution=RESOLUTION,
+            start=closes(2),
+            end=closes(9),
+            status=status,
+            started_at=started,
+        )
+        for status, started in [
+            (Backtest.Status.RUNNING, now - timedelta(seconds=limit + 61)),  # lost
+            (Backtest.Status.RUNNING, now - timedelta(seconds=limit - 1)),  # still running
+            (Backtest.Status.QUEUED, None),
+        ]
+    ]
+    assert stale_backtests_reap(now=now) == 1
+    statuses = [Backtest.objects.get(id=row.id).status for row in rows]
+    assert statuses == ["FAILED", "RUNNING", "QUEUED"]
+    assert "reaped" in Backtest.objects.get(id=rows[0].id).error_message
+    assert reap_stale_executions() == 1  # the periodic task reaps backtests too
+
+
+def test_soft_time_limit_fails_the_backtest_clearly(monkeypatch):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from executions import backtest as module
+
+    make_candles(10)
+    strategy = scripted_strategy({})
+
+    def slow(*args, **kwargs):
+        raise SoftTimeLimitExceeded
+
+    monkeypatch.setattr(module, "run_strategy_series", slow)
+    backtest = run_backtest(strategy, start=closes(2), end=closes(9))
+    assert backtest.status == Backtest.Status.FAILED
+    assert backtest.error_message.startswith("time limit exceeded")

@@ -177,7 +177,7 @@ def test_oversized_signal_fails_that_step(backend):
     result = series(source, backend, lookback=2, first_index=38)
     assert result.ok, result.error
     assert result.signals == [None, None]
-    assert "larger than 1024 bytes" in result.errors[0]
+    assert "larger than 4096 bytes" in result.errors[0]
 
 
 def test_a_loop_on_one_candle_times_the_series_out(backend):
