@@ -9,9 +9,13 @@ from executions.trading import (
     STOP_LOSS,
     TAKE_PROFIT,
     Position,
+    SignalCloses,
     average_true_range,
+    closes_for_signal,
+    entry_for_signal,
     exit_for_candle,
     ineligibility_reason,
+    needs_atr,
     pnl,
     position_size,
     stops_for_entry,
@@ -222,8 +226,6 @@ class TestEntryForSignal:
     }
 
     def test_sized_with_the_signals_stops(self):
-        from executions.trading import entry_for_signal
-
         entry = entry_for_signal(
             side=BUY,
             entry_price=D("100"),
@@ -240,8 +242,6 @@ class TestEntryForSignal:
         )
 
     def test_no_stop_no_position(self):
-        from executions.trading import entry_for_signal
-
         entry = entry_for_signal(
             side=SELL,
             entry_price=D("100"),
@@ -254,8 +254,6 @@ class TestEntryForSignal:
         assert entry.reason.startswith("no stop-loss")
 
     def test_size_rounding_to_zero_says_so(self):
-        from executions.trading import entry_for_signal
-
         entry = entry_for_signal(
             side=BUY,
             entry_price=D("1e14"),
@@ -268,8 +266,6 @@ class TestEntryForSignal:
 
 
 def test_closes_for_signal():
-    from executions.trading import SignalCloses, closes_for_signal, needs_atr
-
     assert closes_for_signal("EXIT") == SignalCloses(None, "EXIT")
     assert closes_for_signal(BUY) == SignalCloses((SELL,), "SIGNAL")
     assert closes_for_signal(SELL) == SignalCloses((BUY,), "SIGNAL")
