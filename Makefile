@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Development defaults; production sets DEBUG=0 and real secrets (see README).
 export DEBUG ?= 1
 
-.PHONY: install run test lint format migrations-check clean
+.PHONY: install run test smoke lint format migrations-check clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/devstack.py -- $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python scripts/devstack.py -- $(BIN)/pytest $(PYTEST_ARGS)
+
+# The whole stack on its own port, database and Redis: a candle close must write a trade.
+smoke: install
+	$(BIN)/python scripts/smoke
 
 lint:
 	$(BIN)/ruff check .

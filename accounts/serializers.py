@@ -24,6 +24,10 @@ class AuthOutputSerializer(serializers.Serializer):
     refresh = serializers.CharField()
 
 
+class MeOutputSerializer(serializers.Serializer):
+    user = UserSerializer()
+
+
 class TokensOutputSerializer(serializers.Serializer):
     token = serializers.CharField()
     refresh = serializers.CharField()

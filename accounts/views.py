@@ -1,18 +1,24 @@
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from tradeplatform.api import NotFoundMessageMixin
+from tradeplatform.schema import ErrorSerializer, answer, schema_generation
 
 from . import services
 from .models import BrokerCredential
 from .serializers import (
+    AuthOutputSerializer,
     BrokerCredentialInputSerializer,
     BrokerCredentialOutputSerializer,
     CredentialsInputSerializer,
+    MeOutputSerializer,
+    MessageSerializer,
     RefreshInputSerializer,
+    TokensOutputSerializer,
     UserSerializer,
 )
 
@@ -32,6 +38,16 @@ def _auth_answer(user, status_code=status.HTTP_200_OK) -> Response:
 
 
 class RegisterView(AuthView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Create an account",
+        description="Creates the user and logs them in. Throttled per client.",
+        request=CredentialsInputSerializer,
+        responses={
+            201: AuthOutputSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="A user with this email exists"),
+        },
+    )
     def post(self, request):
         data = CredentialsInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -40,6 +56,16 @@ class RegisterView(AuthView):
 
 
 class LoginView(AuthView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Log in: an access token and a refresh token",
+        description="One answer for a wrong password and an unknown email. Throttled.",
+        request=CredentialsInputSerializer,
+        responses={
+            200: AuthOutputSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="Invalid credentials"),
+        },
+    )
     def post(self, request):
         data = CredentialsInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -48,6 +74,16 @@ class LoginView(AuthView):
 
 
 class RefreshView(AuthView):
+    @extend_schema(
+        tags=["auth"],
+        summary="Trade a refresh token for new tokens (the old one is blacklisted)",
+        description="Refresh tokens rotate: the one sent is blacklisted and cannot be used again.",
+        request=RefreshInputSerializer,
+        responses={
+            200: TokensOutputSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="Invalid or expired token"),
+        },
+    )
     def post(self, request):
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -57,6 +93,16 @@ class RefreshView(AuthView):
 class LogoutView(AuthView):
     throttle_classes: list = []
 
+    @extend_schema(
+        tags=["auth"],
+        summary="Log out: blacklist the refresh token",
+        description="The refresh token is dead at once; the access token lives until it expires.",
+        request=RefreshInputSerializer,
+        responses={
+            200: MessageSerializer,
+            401: OpenApiResponse(ErrorSerializer, description="Invalid or expired token"),
+        },
+    )
     def post(self, request):
         data = RefreshInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -67,10 +113,34 @@ class LogoutView(AuthView):
 class MeView(APIView):
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        tags=["auth"],
+        summary="The logged-in user",
+        description="Needs `Authorization: Bearer <token>`.",
+        responses=MeOutputSerializer,
+    )
     def get(self, request):
         return Response({"user": UserSerializer(request.user).data})
 
 
+@extend_schema_view(
+    list=extend_schema(summary="The caller's broker credentials (never the key or secret)"),
+    create=extend_schema(
+        summary="Save a broker credential (the key and secret are write-only)",
+        request=BrokerCredentialInputSerializer,
+        responses={
+            201: answer(
+                "BrokerCredentialSavedAnswer",
+                message=serializers.CharField(),
+                credential=BrokerCredentialOutputSerializer(),
+            )
+        },
+    ),
+    destroy=extend_schema(
+        summary="Delete (soft; refused while an active subscription uses it)",
+        responses={200: MessageSerializer},
+    ),
+)
 class BrokerCredentialViewSet(
     NotFoundMessageMixin,
     mixins.ListModelMixin,
@@ -86,6 +156,8 @@ class BrokerCredentialViewSet(
     not_found_message = "Broker credential not found"
 
     def get_queryset(self):
+        if schema_generation(self):
+            return BrokerCredential.objects.none()
         # `defer` keeps the encrypted columns out of lists: nothing is decrypted to list.
         return (
             BrokerCredential.objects.filter(user=self.request.user)

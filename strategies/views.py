@@ -9,15 +9,19 @@ Decisions where the design is silent:
 - An `executionConfig` in an update replaces the keys it gives; `params` goes as a whole.
 """
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
+from accounts.serializers import MessageSerializer
 from tradeplatform.api import NotFoundMessageMixin
+from tradeplatform.schema import ErrorSerializer, answer, schema_generation
 
 from . import selectors, services
 from .filters import StrategyFilter
+from .models import Strategy
 from .serializers import StrategyInputSerializer, StrategyOutputSerializer
 
 
@@ -30,6 +34,38 @@ class IsOwnerForWrites(BasePermission):
         return request.method in SAFE_METHODS or obj.user_id == request.user.pk
 
 
+STRATEGY_ANSWER = answer("StrategyAnswer", strategy=StrategyOutputSerializer())
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Strategies the caller may see (metadata only)"),
+    retrieve=extend_schema(
+        summary="One strategy; its source only for the owner and staff",
+        responses=STRATEGY_ANSWER,
+    ),
+    create=extend_schema(
+        summary="Upload a strategy",
+        request=StrategyInputSerializer,
+        responses={
+            201: STRATEGY_ANSWER,
+            409: OpenApiResponse(ErrorSerializer, description="Strategy code already exists"),
+        },
+    ),
+    update=extend_schema(
+        summary="Change a strategy (owner; a partial body is accepted)",
+        request=StrategyInputSerializer,
+        responses=STRATEGY_ANSWER,
+    ),
+    partial_update=extend_schema(
+        summary="Change a strategy (owner)",
+        request=StrategyInputSerializer,
+        responses=STRATEGY_ANSWER,
+    ),
+    destroy=extend_schema(
+        summary="Delete a strategy (owner; soft; refused while it has active subscriptions)",
+        responses={200: MessageSerializer},
+    ),
+)
 class StrategyViewSet(NotFoundMessageMixin, viewsets.ModelViewSet):
     """/api/strategy-upload/strategies: anyone may browse; authors upload and manage
     their own. Another author's strategy answers 404 to every write."""
@@ -51,6 +87,8 @@ class StrategyViewSet(NotFoundMessageMixin, viewsets.ModelViewSet):
         return super().get_throttles()
 
     def get_queryset(self):
+        if schema_generation(self):
+            return Strategy.objects.none()
         if self.action in ("list", "retrieve"):
             queryset = selectors.strategy_visible_to(user=self.request.user)
             if self.action == "list":

@@ -1,16 +1,20 @@
 import uuid
 
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.serializers import MessageSerializer
 from strategies.selectors import NOT_FOUND as STRATEGY_NOT_FOUND
 from tradeplatform.api import ApplicationError, NotFoundMessageMixin
+from tradeplatform.schema import ErrorSerializer, answer, schema_generation, uuid_path
 
 from . import selectors, services
 from .filters import SubscriptionFilter
+from .models import StrategySubscription
 from .serializers import (
     RiskSettingsSerializer,
     SubscribeInputSerializer,
@@ -26,11 +30,31 @@ def _subscription_body(subscription, message: str | None = None) -> dict:
     return body
 
 
+SUBSCRIPTION_ANSWER = answer("SubscriptionAnswer", subscription=SubscriptionOutputSerializer())
+SUBSCRIPTION_CHANGED = answer(
+    "SubscriptionChangedAnswer",
+    message=serializers.CharField(),
+    subscription=SubscriptionOutputSerializer(),
+)
+
+
 class SubscribeView(APIView):
     """POST /api/strategies/:id/subscribe"""
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        tags=["subscriptions"],
+        summary="Subscribe to a strategy with capital and risk settings",
+        parameters=[uuid_path("strategy_pk")],
+        request=SubscribeInputSerializer,
+        responses={
+            201: SUBSCRIPTION_CHANGED,
+            409: OpenApiResponse(
+                ErrorSerializer, description="Already subscribed to this strategy"
+            ),
+        },
+    )
     def post(self, request, strategy_pk):
         try:
             strategy_id = uuid.UUID(strategy_pk)
@@ -48,6 +72,37 @@ class SubscribeView(APIView):
         )
 
 
+@extend_schema_view(
+    list=extend_schema(summary="The caller's subscriptions, newest first"),
+    retrieve=extend_schema(summary="One subscription", responses=SUBSCRIPTION_ANSWER),
+    update=extend_schema(
+        summary="Change the risk settings (a partial body is accepted)",
+        request=RiskSettingsSerializer,
+        responses=SUBSCRIPTION_CHANGED,
+    ),
+    partial_update=extend_schema(
+        summary="Change the risk settings",
+        request=RiskSettingsSerializer,
+        responses=SUBSCRIPTION_CHANGED,
+    ),
+    destroy=extend_schema(summary="Cancel (soft)", responses={200: MessageSerializer}),
+    stats=extend_schema(
+        summary="Trading figures of a subscription",
+        responses=answer(
+            "SubscriptionStatsAnswer",
+            subscription=SubscriptionOutputSerializer(),
+            stats=SubscriptionStatsSerializer(),
+        ),
+    ),
+    pause=extend_schema(
+        summary="Pause: no new trades until resumed",
+        request=None,
+        responses=MessageSerializer,
+    ),
+    resume=extend_schema(
+        summary="Resume a paused subscription", request=None, responses=MessageSerializer
+    ),
+)
 class SubscriptionViewSet(
     NotFoundMessageMixin,
     mixins.ListModelMixin,
@@ -65,6 +120,8 @@ class SubscriptionViewSet(
     http_method_names = ["get", "post", "put", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
+        if schema_generation(self):
+            return StrategySubscription.objects.none()
         return selectors.subscription_list_for_user(user=self.request.user)
 
     def retrieve(self, request, *args, **kwargs):

@@ -115,12 +115,16 @@ class EnvelopePagination(PageNumberPagination):
         )
 
     def get_paginated_response_schema(self, schema):
+        # The schema generator sets `envelope_key` from the view (tradeplatform.schema).
+        key = getattr(self, "envelope_key", "results")
         return {
             "type": "object",
-            "required": ["pagination"],
+            "required": [key, "pagination"],
             "properties": {
+                key: schema,
                 "pagination": {
                     "type": "object",
+                    "required": ["page", "limit", "total", "pages"],
                     "properties": {
                         name: {"type": "integer"} for name in ("page", "limit", "total", "pages")
                     },

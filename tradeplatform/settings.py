@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "django_celery_beat",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "accounts",
     "strategies",
     "subscriptions",
@@ -165,6 +167,33 @@ REST_FRAMEWORK = {
         "strategy_upload": env.str("THROTTLE_STRATEGY_UPLOAD", default="30/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "tradeplatform.schema.EnvelopeAutoSchema",
+}
+
+# OpenAPI 3 at /api/schema/, Swagger UI at /api/docs/, Redoc at /api/redoc/; the UIs'
+# assets come from drf-spectacular-sidecar (served by us, no CDN).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "tradeplatform API",
+    "DESCRIPTION": (
+        "Upload trading strategies, subscribe to them with your capital and risk settings, "
+        "and follow their trades. JSON in camelCase; every error is "
+        '`{"error": message, "details"?: {field: [messages]}}`; every list takes `page` and '
+        "`limit` and answers `{<things>: [...], pagination: {page, limit, total, pages}}`. "
+        "Authenticate with `Authorization: Bearer <token>` from POST /auth/login."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Three models have a `status` with different choices: name the backtest's.
+    "ENUM_NAME_OVERRIDES": {"BacktestStatusEnum": "executions.models.Backtest.Status"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
+        "tradeplatform.schema.strip_trailing_slashes",
+    ],
 }
 
 # Keys inside a strategy's `params` and an execution's `signal` are the author's own: they

@@ -1,12 +1,19 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from tradeplatform.api import json_not_found, json_server_error
+from tradeplatform.views import LandingView, health
 
 urlpatterns = [
+    path("", LandingView.as_view(), name="landing"),
+    re_path(r"^health/?$", health, name="health"),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("auth/", include("accounts.urls")),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/", include("accounts.credential_urls")),
     path("api/", include("strategies.urls")),
     path("api/", include("executions.urls")),

@@ -5,7 +5,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from executions.charts import equity_curve_svg
 from executions.management.commands.backtest import progress_bar
 from executions.models import Backtest
 from executions.tests.test_backtest import (
@@ -107,14 +106,7 @@ def test_admin_shows_metrics_and_the_equity_curve(client, staff_user):
     assert page.status_code == 200
     html = page.content.decode()
     assert "<svg" in html and "<polyline" in html
+    assert "Equity (dashed: the starting capital)" in html
     assert "<th>profit factor</th>" in html
     assert "TAKE_PROFIT" in html
     assert client.get("/admin/executions/backtest/").status_code == 200
-
-
-def test_svg_escapes_and_handles_short_curves():
-    assert "No equity curve yet" in equity_curve_svg([])
-    svg = equity_curve_svg([["<b>", "100"], ["2026-01-02T00:00", "90"]], title="<script>")
-    assert "<script>" not in svg and "&lt;script&gt;" in svg
-    assert "&lt;b&gt;" in svg
-    assert 'stroke="#dc2626"' in svg  # below the start: red

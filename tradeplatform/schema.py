@@ -1,0 +1,119 @@
+"""OpenAPI 3 description of the API (drf-spectacular): the error envelope and the
+pagination envelope of ../shared/DESIGN.md, documented on every operation."""
+
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import permissions, serializers
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer: `{"error": message}`, plus `details` for field errors."""
+
+    error = serializers.CharField(help_text="What went wrong, for a person to read.")
+    details = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Field errors: field name to its messages.",
+    )
+
+    class Meta:
+        ref_name = "Error"
+
+
+_PUBLIC_PERMISSIONS = (permissions.AllowAny,)
+_READ_PUBLIC_PERMISSIONS = (permissions.IsAuthenticatedOrReadOnly,)
+
+
+class EnvelopeAutoSchema(AutoSchema):
+    """Adds the error envelope to each operation for the answers it can give (400 on
+    writes, 401 where a login is needed, 404 on a path with an id, 429 when throttled),
+    unless the view documents that code itself, and names the pagination envelope key
+    after the view's `envelope_key`."""
+
+    # Operations grouped by what they are about (the first matching path prefix).
+    TAGS_BY_PATH = (
+        ("/auth/", "auth"),
+        ("/api/broker-credentials", "broker credentials"),
+        ("/api/strategy-upload/strategies/{strategy_pk}/executions", "history"),
+        ("/api/strategy-upload/strategies/{strategy_pk}/backtests", "backtests"),
+        ("/api/strategies/subscriptions/{subscription_pk}/trades", "history"),
+        ("/api/strategy-upload/", "strategies"),
+        ("/api/strategies/", "subscriptions"),
+    )
+
+    def get_tags(self) -> list[str]:
+        for prefix, tag in self.TAGS_BY_PATH:
+            if self.path.startswith(prefix):
+                return [tag]
+        return super().get_tags()
+
+    def _get_paginator(self):
+        paginator = super()._get_paginator()
+        if paginator is not None:
+            paginator.envelope_key = getattr(self.view, "envelope_key", "results")
+        return paginator
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code, description in self._error_codes():
+            if code not in responses:
+                answer = self._get_response_for_code(ErrorSerializer, code)
+                answer["description"] = description
+                responses[code] = answer
+        return responses
+
+    def _error_codes(self) -> list[tuple[str, str]]:
+        codes = []
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes.append(("400", "Invalid input"))
+        if self._needs_login():
+            codes.append(("401", "Authentication credentials were not provided or are invalid"))
+        if "{" in self.path:
+            codes.append(("404", "Not found (or not yours)"))
+        if getattr(self.view, "throttle_classes", None):
+            codes.append(("429", "Too many requests"))
+        return codes
+
+    def _needs_login(self) -> bool:
+        for permission in self.view.get_permissions():
+            if isinstance(permission, _PUBLIC_PERMISSIONS):
+                continue
+            if isinstance(permission, _READ_PUBLIC_PERMISSIONS) and self.method in (
+                "GET",
+                "HEAD",
+                "OPTIONS",
+            ):
+                continue
+            return True
+        return False
+
+
+def strip_trailing_slashes(result, generator, request, public):
+    """Postprocessing hook: the API's paths have no trailing slash (the routes accept an
+    optional one, `^login/?$`, which the generator renders as `login/`)."""
+    result["paths"] = {
+        (path.rstrip("/") or "/"): operations for path, operations in result["paths"].items()
+    }
+    return result
+
+
+def answer(name: str, **fields) -> serializers.Serializer:
+    """An answer object that wraps others, e.g. `{strategy: {...}}` or
+    `{message, subscription}`, as one named component of the schema."""
+    from drf_spectacular.utils import inline_serializer
+
+    return inline_serializer(name=name, fields=fields)
+
+
+def uuid_path(name: str):
+    from drf_spectacular.types import OpenApiTypes
+    from drf_spectacular.utils import OpenApiParameter
+
+    return OpenApiParameter(name, OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+def schema_generation(view) -> bool:
+    """True while drf-spectacular inspects the view: there is no real request or user, so
+    `get_queryset` answers an empty queryset of its model."""
+    return getattr(view, "swagger_fake_view", False)
