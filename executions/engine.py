@@ -36,7 +36,7 @@ import logging
 import time
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -261,7 +261,7 @@ class _Run:
 
         result = run_strategy(
             config["strategyCode"],
-            _candles_payload(candles),
+            candles_payload(candles),
             {
                 "symbol": config["symbol"],
                 "resolution": int(config["resolution"]),
@@ -282,14 +282,14 @@ class _Run:
             raise _Outcome(Status.FAILED, f"invalid signal: {exc}") from exc
 
         with transaction.atomic():
-            if signal.action == "EXIT":
-                self._close_on_signal(sides=None, price=signal.entry_price, reason="EXIT")
-                subscribers, created = self._subscribers_count(), 0
-            elif signal.action in ("BUY", "SELL"):
-                opposite = "SELL" if signal.action == "BUY" else "BUY"
-                self._close_on_signal(sides=[opposite], price=signal.entry_price, reason="SIGNAL")
+            closes = trading.closes_for_signal(signal.action)
+            if closes is not None:
+                self._close_on_signal(
+                    sides=closes.sides, price=signal.entry_price, reason=closes.reason
+                )
+            if signal.action in (trading.BUY, trading.SELL):
                 subscribers, created = self._open_trades(signal, candles)
-            else:  # HOLD
+            else:  # HOLD, EXIT
                 subscribers, created = self._subscribers_count(), 0
             self._finish(
                 Status.COMPLETED,
@@ -353,7 +353,7 @@ class _Run:
                 f"{len(closed) - stops} at take-profit"
             )
 
-    def _close_on_signal(self, *, sides: list[str] | None, price: Decimal, reason: str) -> None:
+    def _close_on_signal(self, *, sides: Iterable[str] | None, price: Decimal, reason: str) -> None:
         closed = list(self._open_trades_of_strategy(sides=sides).select_for_update())
         for trade in closed:
             _mark_closed(trade, price, reason, self.close_time)
@@ -446,31 +446,27 @@ class _Run:
             if reason:
                 reasons[reason].append(str(row["id"]))
                 continue
-            needs_atr = signal.stop_loss is None or signal.take_profit is None
+            needs_atr = trading.needs_atr(
+                signal_stop_loss=signal.stop_loss, signal_take_profit=signal.take_profit
+            )
             if needs_atr and not atr_done:
                 atr, atr_done = trading.average_true_range(candles), True
-            stops = trading.stops_for_entry(
+            entry = trading.entry_for_signal(
                 side=side,
                 entry_price=signal.entry_price,
                 signal_stop_loss=signal.stop_loss,
                 signal_take_profit=signal.take_profit,
                 atr=atr,
-                sl_atr_multiplier=row["sl_atr_multiplier"],
-                tp_atr_multiplier=row["tp_atr_multiplier"],
-            )
-            if stops.stop_loss is None:
-                reasons[stops.reason].append(str(row["id"]))
-                continue
-            quantity = trading.position_size(
                 capital=row["capital"],
                 risk_per_trade=row["risk_per_trade"],
                 leverage=row["leverage"],
-                entry_price=signal.entry_price,
-                stop_loss=stops.stop_loss,
+                sl_atr_multiplier=row["sl_atr_multiplier"],
+                tp_atr_multiplier=row["tp_atr_multiplier"],
             )
-            if quantity <= 0:
-                reasons["position size rounds to zero"].append(str(row["id"]))
+            if entry.reason:
+                reasons[entry.reason].append(str(row["id"]))
                 continue
+            quantity = entry.quantity
             try:
                 fill = _broker_for(row).place_entry_order(
                     symbol=self.execution.symbol,
@@ -489,8 +485,8 @@ class _Run:
                     side=side,
                     quantity=fill.quantity,
                     entry_price=fill.price,
-                    stop_loss=stops.stop_loss,
-                    take_profit=stops.take_profit,
+                    stop_loss=entry.stop_loss,
+                    take_profit=entry.take_profit,
                 )
             )
         trades_insert(trades)
@@ -605,7 +601,7 @@ def trades_close(trades: list[Trade]) -> list[Trade]:
     return [trade for trade in trades if trade.id in closed]
 
 
-def _candles_payload(candles: list[Candle]) -> dict[str, list]:
+def candles_payload(candles: Sequence) -> dict[str, list]:
     """The candles as the sandbox takes them: columns, oldest first, plain JSON numbers."""
     return {
         "time": [candle.open_time.isoformat() for candle in candles],

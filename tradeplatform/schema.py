@@ -34,6 +34,7 @@ class EnvelopeAutoSchema(AutoSchema):
         ("/auth/", "auth"),
         ("/api/broker-credentials", "broker credentials"),
         ("/api/strategy-upload/strategies/{strategy_pk}/executions", "history"),
+        ("/api/strategy-upload/strategies/{strategy_pk}/backtests", "backtests"),
         ("/api/strategies/subscriptions/{subscription_pk}/trades", "history"),
         ("/api/strategy-upload/", "strategies"),
         ("/api/strategies/", "subscriptions"),

@@ -205,6 +205,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Three models have a `status` with different choices: name the backtest's.
+    "ENUM_NAME_OVERRIDES": {"BacktestStatusEnum": "executions.models.Backtest.Status"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
@@ -265,6 +267,11 @@ SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)
 # The execution lock must outlive the sandbox's wall clock plus the time to write the
 # trades (executions.checks refuses a shorter one); the database row stays the fence.
 EXECUTION_LOCK_TIMEOUT = env.int("EXECUTION_LOCK_TIMEOUT", default=60)
+# Backtests run on their own queue (a worker started with -Q backtests, see Procfile), so
+# a long replay never holds up a candle close; their own time limit; a cap on their size.
+CELERY_TASK_ROUTES = {"executions.run_backtest": {"queue": "backtests"}}
+BACKTEST_TIME_LIMIT = env.int("BACKTEST_TIME_LIMIT", default=1800)
+BACKTEST_MAX_CANDLES = env.int("BACKTEST_MAX_CANDLES", default=200_000)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -4,11 +4,13 @@ Four callers: anonymous, user A (who owns everything in the fixture world), user
 stranger with things of their own) and staff. Each signs in with a real JWT. Another
 user's subscription, trade, execution, credential or private strategy answers 404, as if
 it did not exist; a JWT-only endpoint answers 401 to the anonymous caller. Staff read every
-strategy (with its source) and its executions; the rest of a user's things are managed
-through the admin, so the API treats staff as a stranger there.
+strategy (with its source) and its executions; the rest of a user's things (subscriptions,
+trades, credentials, backtests) are managed through the admin, so the API treats staff as
+a stranger there.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -16,6 +18,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import TEST_PASSWORD, BrokerCredentialFactory, UserFactory
+from executions.models import Backtest
 from executions.tests.factories import ExecutionFactory, TradeFactory
 from strategies.tests.factories import HOLD_SOURCE, StrategyFactory
 from subscriptions.tests.factories import SubscriptionFactory
@@ -40,6 +43,7 @@ class World:
     stranger_credential: object
     trade: object
     execution: object
+    backtest: object
 
 
 @pytest.fixture
@@ -69,6 +73,15 @@ def world() -> World:
         stranger_credential=BrokerCredentialFactory(user=stranger),
         trade=TradeFactory(subscription=subscription),
         execution=ExecutionFactory(strategy=public_strategy),
+        # On the public strategy: the stranger may backtest it, but not see this one.
+        backtest=Backtest.objects.create(
+            strategy=public_strategy,
+            user=owner,
+            symbol="BTCUSDT",
+            resolution=5,
+            start=datetime(2026, 1, 1, tzinfo=UTC),
+            end=datetime(2026, 1, 2, tzinfo=UTC),
+        ),
     )
 
 
@@ -107,6 +120,15 @@ def _register(world, actor):
     return {"email": f"new-{actor}@example.com", "password": "Tr4ding-Platform-2026!"}
 
 
+def _backtest(world, actor):
+    return {
+        "start": "2026-01-01T00:00:00Z",
+        "end": "2026-01-02T00:00:00Z",
+        "capital": 1000,
+        "riskPerTrade": 0.01,
+    }
+
+
 def _credential(world, actor):
     return {"brokerName": "paper"}
 
@@ -135,6 +157,7 @@ STRAT = "/api/strategy-upload/strategies"
 PUBLIC_STRAT = STRAT + "/{public_strategy}"
 PRIVATE_STRAT = STRAT + "/{private_strategy}"
 CREDENTIALS = "/api/broker-credentials"
+BACKTEST = PUBLIC_STRAT + "/backtests/{backtest}"
 
 # (route name, method, path with {placeholders} from World, body maker, expected statuses)
 MATRIX = [
@@ -151,6 +174,24 @@ MATRIX = [
     ("strategy-detail", "put", PRIVATE_STRAT, _rename, OWNER_ONLY),
     ("strategy-detail", "delete", PRIVATE_STRAT, None, OWNER_ONLY),
     ("strategy-executions", "get", PUBLIC_STRAT + "/executions", None, OWNER_OR_STAFF),
+    ("strategy-backtests", "get", PUBLIC_STRAT + "/backtests", None, SIGNED_IN),
+    ("strategy-backtests", "get", PRIVATE_STRAT + "/backtests", None, _expect(401, 200, 404, 404)),
+    (
+        "strategy-backtests",
+        "post",
+        PUBLIC_STRAT + "/backtests",
+        _backtest,
+        _expect(401, 202, 202, 202),
+    ),
+    (
+        "strategy-backtests",
+        "post",
+        PRIVATE_STRAT + "/backtests",
+        _backtest,
+        _expect(401, 202, 404, 404),
+    ),
+    ("strategy-backtest", "get", BACKTEST, None, OWNER_ONLY),
+    ("strategy-backtest-trades", "get", BACKTEST + "/trades", None, OWNER_ONLY),
     (
         "strategy-subscribe",
         "post",
