@@ -10,7 +10,6 @@ a stranger there.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -18,8 +17,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import TEST_PASSWORD, BrokerCredentialFactory, UserFactory
-from executions.models import Backtest
-from executions.tests.factories import ExecutionFactory, TradeFactory
+from executions.tests.factories import BacktestFactory, ExecutionFactory, TradeFactory
 from strategies.tests.factories import HOLD_SOURCE, StrategyFactory
 from subscriptions.tests.factories import SubscriptionFactory
 
@@ -74,14 +72,7 @@ def world() -> World:
         trade=TradeFactory(subscription=subscription),
         execution=ExecutionFactory(strategy=public_strategy),
         # On the public strategy: the stranger may backtest it, but not see this one.
-        backtest=Backtest.objects.create(
-            strategy=public_strategy,
-            user=owner,
-            symbol="BTCUSDT",
-            resolution=5,
-            start=datetime(2026, 1, 1, tzinfo=UTC),
-            end=datetime(2026, 1, 2, tzinfo=UTC),
-        ),
+        backtest=BacktestFactory(strategy=public_strategy, user=owner),
     )
 
 

@@ -121,20 +121,18 @@ def test_development_secrets_never_reach_production():
     assert "dev-only" not in _production_env()["SECRET_KEY"]
 
 
+def _preflight(client, origin: str):
+    return client.options(
+        "/auth/login", HTTP_ORIGIN=origin, HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
+    )
+
+
 @override_settings(CORS_ALLOWED_ORIGINS=["https://app.example.com"])
 @pytest.mark.django_db
 def test_cors_allows_only_the_configured_origin(api_client):
-    allowed = api_client.options(
-        "/auth/login",
-        HTTP_ORIGIN="https://app.example.com",
-        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
-    )
+    allowed = _preflight(api_client, "https://app.example.com")
     assert allowed.headers.get("Access-Control-Allow-Origin") == "https://app.example.com"
-    refused = api_client.options(
-        "/auth/login",
-        HTTP_ORIGIN="https://evil.example.net",
-        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
-    )
+    refused = _preflight(api_client, "https://evil.example.net")
     assert "Access-Control-Allow-Origin" not in refused.headers
     simple = api_client.post(
         "/auth/login",
@@ -146,11 +144,7 @@ def test_cors_allows_only_the_configured_origin(api_client):
 
 @pytest.mark.django_db
 def test_cors_is_closed_by_default(api_client):
-    response = api_client.options(
-        "/auth/login",
-        HTTP_ORIGIN="https://app.example.com",
-        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
-    )
+    response = _preflight(api_client, "https://app.example.com")
     assert "Access-Control-Allow-Origin" not in response.headers
 
 

@@ -10,8 +10,6 @@ find nothing), each example is replayed with the ids of the user's real objects,
 200 paths are exercised too.
 """
 
-from datetime import UTC, datetime
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -20,8 +18,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis import GenerationMode
 
 from accounts.tests.factories import BrokerCredentialFactory, UserFactory
-from executions.models import Backtest
-from executions.tests.factories import ExecutionFactory, TradeFactory
+from executions.tests.factories import BacktestFactory, ExecutionFactory, TradeFactory
 from strategies.tests.factories import StrategyFactory
 from subscriptions.tests.factories import SubscriptionFactory
 
@@ -60,14 +57,7 @@ def world(transactional_db):
     )
     TradeFactory(subscription=subscription)
     ExecutionFactory(strategy=strategy)
-    backtest = Backtest.objects.create(
-        strategy=strategy,
-        user=user,
-        symbol="BTCUSDT",
-        resolution=5,
-        start=datetime(2026, 1, 1, tzinfo=UTC),
-        end=datetime(2026, 1, 2, tzinfo=UTC),
-    )
+    backtest = BacktestFactory(strategy=strategy)
     return {
         "token": str(RefreshToken.for_user(user).access_token),
         "ids": {
