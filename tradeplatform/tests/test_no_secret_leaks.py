@@ -135,6 +135,7 @@ def test_no_secret_in_logs_answers_or_admin(exchange, caplog):
         "/api/strategy-upload/strategies",
         strat,
         f"{strat}/executions",
+        f"{strat}/backtests",
         "/api/strategies/subscriptions",
         sub,
         f"{sub}/stats",
