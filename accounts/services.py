@@ -1,14 +1,25 @@
 import functools
 
-from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import authenticate, password_validation, user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from tradeplatform.api import ApplicationError
 
+from .lockout import lockout_message
 from .models import BrokerCredential, User
+
+
+def user_quota_check(*, user: User, used: QuerySet, limit: int, label: str) -> None:
+    """Refuse a new row when `used` (the user's rows that count against a quota) holds
+    `limit` already. Call it inside the transaction that creates the row: the user's row
+    lock makes two concurrent creations by the same user count one after the other."""
+    list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+    if used.count() >= limit:
+        raise ApplicationError(f"{label} limit reached ({limit})")
 
 
 def tokens_for_user(user: User) -> dict:
@@ -34,11 +45,19 @@ def user_register(*, email: str, password: str) -> User:
 
 
 def user_login(*, request, email: str, password: str) -> User:
+    """Check the password; django-axes (first authentication backend) refuses a locked-out
+    email before that and counts the failures, which an unknown email collects too, so a
+    lockout says nothing about whether an account exists."""
     # Django's ModelBackend hashes a dummy password for an unknown email, so both
     # failures take as long and answer the same.
     user = authenticate(request, email=email.lower(), password=password)
+    if getattr(request, "axes_locked_out", False):
+        raise ApplicationError(lockout_message(), status_code=429)
     if user is None:
         raise ApplicationError("Invalid credentials", status_code=401)
+    # What django.contrib.auth.login() would send: axes resets the failure count, Django
+    # stamps last_login. No session is opened; the answer carries JWTs.
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
     return user
 
 

@@ -36,7 +36,7 @@ import logging
 import time
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -48,7 +48,7 @@ from django.db.models import Count, DecimalField, F, IntegerField, OuterRef, Sub
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_redis import get_redis_connection
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 
 from accounts.models import BrokerCredential
 from executions import trading, worker_guard
@@ -168,6 +168,15 @@ def execution_run(*, strategy_id, close_time: datetime) -> StrategyExecution | N
             logger.warning(
                 "execution lock of %s at %s expired before release", strategy_id, close_time
             )
+        except RedisError as exc:
+            # Redis went away during the run. The execution is on the record in
+            # PostgreSQL already; the lock expires by itself (EXECUTION_LOCK_TIMEOUT).
+            logger.warning(
+                "execution lock of %s at %s not released, Redis unavailable: %s",
+                strategy_id,
+                close_time,
+                type(exc).__name__,
+            )
 
 
 class _Run:
@@ -257,7 +266,7 @@ class _Run:
 
         result = run_strategy(
             config["strategyCode"],
-            _candles_payload(candles),
+            candles_payload(candles),
             {
                 "symbol": config["symbol"],
                 "resolution": int(config["resolution"]),
@@ -278,14 +287,14 @@ class _Run:
             raise _Outcome(Status.FAILED, f"invalid signal: {exc}") from exc
 
         with transaction.atomic():
-            if signal.action == "EXIT":
-                self._close_on_signal(sides=None, price=signal.entry_price, reason="EXIT")
-                subscribers, created = self._subscribers_count(), 0
-            elif signal.action in ("BUY", "SELL"):
-                opposite = "SELL" if signal.action == "BUY" else "BUY"
-                self._close_on_signal(sides=[opposite], price=signal.entry_price, reason="SIGNAL")
+            closes = trading.closes_for_signal(signal.action)
+            if closes is not None:
+                self._close_on_signal(
+                    sides=closes.sides, price=signal.entry_price, reason=closes.reason
+                )
+            if signal.action in (trading.BUY, trading.SELL):
                 subscribers, created = self._open_trades(signal, candles)
-            else:  # HOLD
+            else:  # HOLD, EXIT
                 subscribers, created = self._subscribers_count(), 0
             self._finish(
                 Status.COMPLETED,
@@ -310,7 +319,7 @@ class _Run:
         return trades.only(*_CLOSING_FIELDS).order_by()
 
     def _open_trades_postgres(
-        self, *, sides: list[str] | None = None, opened_close=False, for_update=False
+        self, *, sides: Iterable[str] | None = None, opened_close=False, for_update=False
     ) -> list[Trade]:
         """`_open_trades_of_strategy` (with the opening close annotated, or locked like
         select_for_update, which locks the joined subscription rows too) as hand-written
@@ -374,7 +383,7 @@ class _Run:
                 f"{len(closed) - stops} at take-profit"
             )
 
-    def _close_on_signal(self, *, sides: list[str] | None, price: Decimal, reason: str) -> None:
+    def _close_on_signal(self, *, sides: Iterable[str] | None, price: Decimal, reason: str) -> None:
         if connection.vendor == "postgresql":
             closed = self._open_trades_postgres(sides=sides, for_update=True)
         else:
@@ -466,31 +475,27 @@ class _Run:
             if reason:
                 reasons[reason].append(str(row["id"]))
                 continue
-            needs_atr = signal.stop_loss is None or signal.take_profit is None
+            needs_atr = trading.needs_atr(
+                signal_stop_loss=signal.stop_loss, signal_take_profit=signal.take_profit
+            )
             if needs_atr and not atr_done:
                 atr, atr_done = trading.average_true_range(candles), True
-            stops = trading.stops_for_entry(
+            entry = trading.entry_for_signal(
                 side=side,
                 entry_price=signal.entry_price,
                 signal_stop_loss=signal.stop_loss,
                 signal_take_profit=signal.take_profit,
                 atr=atr,
-                sl_atr_multiplier=row["sl_atr_multiplier"],
-                tp_atr_multiplier=row["tp_atr_multiplier"],
-            )
-            if stops.stop_loss is None:
-                reasons[stops.reason].append(str(row["id"]))
-                continue
-            quantity = trading.position_size(
                 capital=row["capital"],
                 risk_per_trade=row["risk_per_trade"],
                 leverage=row["leverage"],
-                entry_price=signal.entry_price,
-                stop_loss=stops.stop_loss,
+                sl_atr_multiplier=row["sl_atr_multiplier"],
+                tp_atr_multiplier=row["tp_atr_multiplier"],
             )
-            if quantity <= 0:
-                reasons["position size rounds to zero"].append(str(row["id"]))
+            if entry.reason:
+                reasons[entry.reason].append(str(row["id"]))
                 continue
+            quantity = entry.quantity
             try:
                 fill = _broker_for(row).place_entry_order(
                     symbol=self.execution.symbol,
@@ -502,7 +507,7 @@ class _Run:
                 reasons[f"broker refused the order ({exc})"].append(str(row["id"]))
                 continue
             trades.append(
-                (row["id"], fill.quantity, fill.price, stops.stop_loss, stops.take_profit)
+                (row["id"], fill.quantity, fill.price, entry.stop_loss, entry.take_profit)
             )
         trades_open(execution=self.execution, side=side, entries=trades)
         if trades:
@@ -762,7 +767,7 @@ def trades_close(trades: list[Trade]) -> list[Trade]:
     return [trade for trade in trades if trade.id in closed]
 
 
-def _candles_payload(candles: list) -> dict[str, list]:
+def candles_payload(candles: Sequence) -> dict[str, list]:
     """The candles as the sandbox takes them: columns, oldest first, plain JSON numbers."""
     return {
         "time": [candle.open_time.isoformat() for candle in candles],

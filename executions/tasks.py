@@ -7,10 +7,13 @@ from datetime import datetime, timedelta
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
 
+from executions.backtest import backtest_run
 from executions.candles import candle_close_floor
 from executions.engine import candle_close_prepare, execution_run
-from executions.models import StrategyExecution
+from executions.models import Backtest, StrategyExecution
 from strategies.registry import (
     registry_active_candles,
     registry_ensure_built,
@@ -51,27 +54,64 @@ def resolution_tick(resolution: int) -> int:
     return enqueued
 
 
-@shared_task(name="executions.run_strategy")
+# Redis unreachable before the execution row exists (settings cache, lock): nothing was
+# written, so the run is retried with backoff; the message's expiry still bounds it.
+@shared_task(
+    name="executions.run_strategy",
+    autoretry_for=(RedisError, ConnectionInterrupted),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+)
 def run_strategy(strategy_id: str, close_iso: str) -> str | None:
     execution = execution_run(strategy_id=strategy_id, close_time=datetime.fromisoformat(close_iso))
     return execution.status if execution is not None else None
 
 
+@shared_task(
+    name="executions.run_backtest",
+    time_limit=settings.BACKTEST_TIME_LIMIT,
+    soft_time_limit=settings.BACKTEST_TIME_LIMIT - 10,
+)
+def run_backtest(backtest_id: str) -> str | None:
+    """Run one queued backtest (its own queue, see CELERY_TASK_ROUTES: a long replay
+    never delays a candle close)."""
+    backtest = backtest_run(backtest_id=backtest_id)
+    return backtest.status if backtest is not None else None
+
+
 @shared_task(name="executions.reap_stale_executions")
 def reap_stale_executions() -> int:
-    """RUNNING rows older than the task time limit + a margin lost their worker: FAILED."""
-    return stale_executions_reap(now=timezone.now())
+    """RUNNING rows older than the task time limit + a margin lost their worker: FAILED.
+    Backtests too, against their own time limit."""
+    now = timezone.now()
+    return stale_executions_reap(now=now) + stale_backtests_reap(now=now)
+
+
+def _reap(model, *, now: datetime, time_limit: int, message: str) -> int:
+    """RUNNING rows of `model` started before now - time_limit - margin become FAILED."""
+    cutoff = now - timedelta(seconds=time_limit + REAP_MARGIN_SECONDS)
+    reaped = model.objects.filter(status=model.Status.RUNNING, started_at__lt=cutoff).update(
+        status=model.Status.FAILED, error_message=message, completed_at=now
+    )
+    if reaped:
+        logger.warning("reaped %d %s row(s) left RUNNING", reaped, model.__name__)
+    return reaped
 
 
 def stale_executions_reap(*, now: datetime) -> int:
-    cutoff = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + REAP_MARGIN_SECONDS)
-    reaped = StrategyExecution.objects.filter(
-        status=StrategyExecution.Status.RUNNING, started_at__lt=cutoff
-    ).update(
-        status=StrategyExecution.Status.FAILED,
-        error_message="worker lost (reaped)",
-        completed_at=now,
+    return _reap(
+        StrategyExecution,
+        now=now,
+        time_limit=settings.CELERY_TASK_TIME_LIMIT,
+        message="worker lost (reaped)",
     )
-    if reaped:
-        logger.warning("reaped %d execution(s) left RUNNING by a lost worker", reaped)
-    return reaped
+
+
+def stale_backtests_reap(*, now: datetime) -> int:
+    return _reap(
+        Backtest,
+        now=now,
+        time_limit=settings.BACKTEST_TIME_LIMIT,
+        message="worker lost or time limit exceeded (reaped)",
+    )

@@ -20,6 +20,8 @@ SELL = "SELL"
 
 STOP_LOSS = "STOP_LOSS"
 TAKE_PROFIT = "TAKE_PROFIT"
+SIGNAL = "SIGNAL"
+EXIT = "EXIT"
 
 # Trade.quantity has 12 decimal places, Trade.pnl 8.
 QUANTITY_STEP = Decimal("1e-12")
@@ -154,6 +156,78 @@ def stops_for_entry(
         if take_profit <= 0:
             take_profit = None
     return Stops(stop_loss, take_profit)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A new position for one subscriber: its size and protective prices, or why none."""
+
+    quantity: Decimal
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    reason: str = ""  # set when quantity is 0: the position is not opened
+
+
+def needs_atr(*, signal_stop_loss: Decimal | None, signal_take_profit: Decimal | None) -> bool:
+    """Whether `entry_for_signal` may fall back on the ATR (compute it only then)."""
+    return signal_stop_loss is None or signal_take_profit is None
+
+
+def entry_for_signal(
+    *,
+    side: str,
+    entry_price: Decimal,
+    signal_stop_loss: Decimal | None,
+    signal_take_profit: Decimal | None,
+    atr: Decimal | None,
+    capital: Decimal,
+    risk_per_trade: Decimal,
+    leverage: Decimal | int,
+    sl_atr_multiplier: Decimal | None,
+    tp_atr_multiplier: Decimal | None,
+) -> Entry:
+    """The position an eligible subscription takes on a BUY/SELL signal: the stops of
+    `stops_for_entry`, the quantity of `position_size`. One implementation for the live
+    engine and the backtest."""
+    stops = stops_for_entry(
+        side=side,
+        entry_price=entry_price,
+        signal_stop_loss=signal_stop_loss,
+        signal_take_profit=signal_take_profit,
+        atr=atr,
+        sl_atr_multiplier=sl_atr_multiplier,
+        tp_atr_multiplier=tp_atr_multiplier,
+    )
+    if stops.stop_loss is None:
+        return Entry(ZERO, None, None, stops.reason)
+    quantity = position_size(
+        capital=capital,
+        risk_per_trade=risk_per_trade,
+        leverage=leverage,
+        entry_price=entry_price,
+        stop_loss=stops.stop_loss,
+    )
+    if quantity <= 0:
+        return Entry(ZERO, stops.stop_loss, stops.take_profit, "position size rounds to zero")
+    return Entry(quantity, stops.stop_loss, stops.take_profit)
+
+
+@dataclass(frozen=True)
+class SignalCloses:
+    """The open positions a signal closes at its entry price: `sides` None means all."""
+
+    sides: tuple[str, ...] | None
+    reason: str
+
+
+def closes_for_signal(action: str) -> SignalCloses | None:
+    """EXIT closes every open position of the strategy (reason EXIT); BUY closes the
+    shorts and SELL the longs (reason SIGNAL) before opening; HOLD closes nothing."""
+    if action == EXIT:
+        return SignalCloses(None, EXIT)
+    if action in (BUY, SELL):
+        return SignalCloses((SELL if action == BUY else BUY,), SIGNAL)
+    return None
 
 
 def exit_for_candle(position: Position, candle: Bar) -> tuple[Decimal, str] | None:

@@ -5,10 +5,12 @@ after the transaction commits (`transaction.on_commit`), so Redis never holds a 
 the database rolled back, and the engine never re-caches settings that are about to change.
 """
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from accounts.services import user_quota_check
 from tradeplatform.api import ApplicationError
 
 from . import registry
@@ -123,6 +125,13 @@ def strategy_create(
         raise ApplicationError(DUPLICATE_CODE, status_code=409)
     try:
         with transaction.atomic():
+            # Deleted (inactive) strategies do not count: the upload throttle bounds churn.
+            user_quota_check(
+                user=user,
+                used=Strategy.objects.filter(user=user, is_active=True),
+                limit=settings.MAX_STRATEGIES_PER_USER,
+                label="Strategy",
+            )
             return Strategy.objects.create(
                 user=user,
                 name=name,

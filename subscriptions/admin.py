@@ -128,20 +128,7 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
     ]
     fieldsets = (
         (None, {"fields": ("id", "user", "strategy", "broker_credential")}),
-        (
-            "Risk",
-            {
-                "fields": (
-                    "capital",
-                    "risk_per_trade",
-                    "leverage",
-                    "max_positions",
-                    "max_daily_loss",
-                    "sl_atr_multiplier",
-                    "tp_atr_multiplier",
-                )
-            },
-        ),
+        ("Risk", {"fields": services.RISK_FIELDS}),
         (
             "State",
             {"fields": ("is_active", "is_paused", "subscribed_at", "paused_at", "unsubscribed_at")},

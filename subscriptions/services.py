@@ -7,10 +7,12 @@ columns and the candle registry are the strategies app's business: its services 
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import BrokerCredential
+from accounts.services import user_quota_check
 from strategies.selectors import strategy_get_for_subscription
 from strategies.services import strategy_subscriber_added, strategy_subscriber_removed
 from tradeplatform.api import ApplicationError
@@ -64,6 +66,13 @@ def subscription_create(
                 user=user, strategy=strategy, is_active=True
             ).exists():
                 raise ApplicationError(ALREADY_SUBSCRIBED, status_code=409)
+            # Paused subscriptions count (they resume without asking); cancelled ones do not.
+            user_quota_check(
+                user=user,
+                used=StrategySubscription.objects.filter(user=user, is_active=True),
+                limit=settings.MAX_SUBSCRIPTIONS_PER_USER,
+                label="Subscription",
+            )
             subscription = StrategySubscription.objects.create(
                 user=user,
                 strategy=strategy,

@@ -3,8 +3,11 @@ envelope of ../shared/DESIGN.md."""
 
 import logging
 import math
+import sys
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.core.paginator import Page
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -13,6 +16,8 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 logger = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = "Service unavailable: the database cannot be reached"
 
 
 class ApplicationError(Exception):
@@ -49,6 +54,10 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound(str(exc) if str(exc) else None)
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, SuspiciousOperation):
+        # Django's own guards on the request (body over DATA_UPLOAD_MAX_MEMORY_SIZE, too
+        # many fields, ...), met when the parser reads the body: the client's fault.
+        return Response(error_body(_suspicious_message(exc)), status=400)
     if isinstance(exc, exceptions.ValidationError):
         detail = exc.detail
         if isinstance(detail, dict):
@@ -69,8 +78,7 @@ def exception_handler(exc, context):
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.error("database unavailable: %s", type(exc).__name__)
         return Response(
-            error_body("Service unavailable: the database cannot be reached"),
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            error_body(DATABASE_UNAVAILABLE), status=status.HTTP_503_SERVICE_UNAVAILABLE
         )
     if isinstance(exc, DatabaseError):
         logger.exception("database error")
@@ -79,26 +87,72 @@ def exception_handler(exc, context):
     return Response(error_body("Internal server error"), status=500)
 
 
+def _suspicious_message(exc: SuspiciousOperation) -> str:
+    if isinstance(exc, RequestDataTooBig):
+        return f"Request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"
+    return "Bad request"
+
+
+def json_bad_request(request, exception=None):
+    """handler400: Django's SuspiciousOperation outside DRF's views."""
+    return JsonResponse(error_body(_suspicious_message(exception)), status=400)
+
+
 def json_not_found(request, exception=None):
     return JsonResponse(error_body("Not found"), status=404)
 
 
 def json_server_error(request):
+    """handler500, for errors outside DRF's views (middleware, admin). Django calls it
+    inside its `except` block, so the exception is at hand: a lost database answers 503
+    like the API does, whichever layer met it first (session, auth, a view)."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.error("database unavailable: %s", type(exc).__name__)
+        return JsonResponse(error_body(DATABASE_UNAVAILABLE), status=503)
     return JsonResponse(error_body("Internal server error"), status=500)
 
 
 class EnvelopePagination(PageNumberPagination):
     """`?page=&limit=` (50 by default, at most 1000) answering
     `{<envelope_key>: [...], pagination: {page, limit, total, pages}}`; the view names
-    the key with an `envelope_key` attribute."""
+    the key with an `envelope_key` attribute.
+
+    `page` and `limit` are whole numbers from 1 (anything else is a 400, where DRF would
+    quietly use the default limit, or answer 404 "Invalid page"); a larger `limit` is
+    capped at 1000; a page past the last answers an empty list, not an error."""
 
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 1000
 
+    @staticmethod
+    def _whole_number(request, name: str, default: int) -> int:
+        given = request.query_params.getlist(name)
+        if not given or given == [""]:
+            return default
+        try:
+            value = int(given[0]) if len(given) == 1 else 0  # `?page=1&page=2` is refused
+        except ValueError:
+            value = 0
+        if value < 1:
+            message = f"{name} must be a whole number of at least 1"
+            raise ApplicationError(message, details={name: [message]})
+        return value
+
+    def get_page_size(self, request):
+        return min(self._whole_number(request, "limit", self.page_size), self.max_page_size)
+
     def paginate_queryset(self, queryset, request, view=None):
         self.envelope_key = getattr(view, "envelope_key", "results")
-        return super().paginate_queryset(queryset, request, view)
+        self.request = request
+        paginator = self.django_paginator_class(queryset, self.get_page_size(request))
+        number = self._whole_number(request, "page", 1)
+        if number > paginator.num_pages:
+            self.page = Page([], number, paginator)
+        else:
+            self.page = paginator.page(number)
+        return list(self.page)
 
     def get_paginated_response(self, data):
         paginator = self.page.paginator
@@ -113,6 +167,25 @@ class EnvelopePagination(PageNumberPagination):
                 },
             }
         )
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "page",
+                "required": False,
+                "in": "query",
+                "description": "Page number, from 1; past the last page the list is empty.",
+                "schema": {"type": "integer", "minimum": 1, "default": 1},
+            },
+            {
+                "name": "limit",
+                "required": False,
+                "in": "query",
+                "description": f"Items per page, from 1; {self.max_page_size} at most "
+                "(a larger value is capped).",
+                "schema": {"type": "integer", "minimum": 1, "default": self.page_size},
+            },
+        ]
 
     def get_paginated_response_schema(self, schema):
         # The schema generator sets `envelope_key` from the view (tradeplatform.schema).

@@ -34,6 +34,7 @@ class EnvelopeAutoSchema(AutoSchema):
         ("/auth/", "auth"),
         ("/api/broker-credentials", "broker credentials"),
         ("/api/strategy-upload/strategies/{strategy_pk}/executions", "history"),
+        ("/api/strategy-upload/strategies/{strategy_pk}/backtests", "backtests"),
         ("/api/strategies/subscriptions/{subscription_pk}/trades", "history"),
         ("/api/strategy-upload/", "strategies"),
         ("/api/strategies/", "subscriptions"),
@@ -64,7 +65,9 @@ class EnvelopeAutoSchema(AutoSchema):
 
     def _error_codes(self) -> list[tuple[str, str]]:
         codes = []
-        if self.method in ("POST", "PUT", "PATCH"):
+        if self.method in ("POST", "PUT", "PATCH", "DELETE") or self._takes_query_parameters():
+            # DELETE too: a rule may refuse it (a strategy with active subscriptions, a
+            # credential in use, a subscription already cancelled).
             codes.append(("400", "Invalid input"))
         if self._needs_login():
             codes.append(("401", "Authentication credentials were not provided or are invalid"))
@@ -73,6 +76,19 @@ class EnvelopeAutoSchema(AutoSchema):
         if getattr(self.view, "throttle_classes", None):
             codes.append(("429", "Too many requests"))
         return codes
+
+    def _get_filter_parameters(self):
+        """The SPA sends every filter, empty when unused (`?search=&status=&tags=`), and an
+        empty filter means no filter (django-filter): the schema says so."""
+        parameters = super()._get_filter_parameters()
+        for parameter in parameters:
+            if parameter.get("in") == "query":
+                parameter["allowEmptyValue"] = True
+        return parameters
+
+    def _takes_query_parameters(self) -> bool:
+        """A list checks its `page`, `limit` and filters: a bad value is a 400."""
+        return self._is_list_view() or bool(getattr(self.view, "filterset_class", None))
 
     def _needs_login(self) -> bool:
         for permission in self.view.get_permissions():

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "django_celery_beat",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "accounts",
@@ -71,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns an admin-site lockout into the error envelope.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tradeplatform.urls"
@@ -99,6 +102,11 @@ DATABASES = {
 # cost more than the strategy list itself (bench/RESULTS.md). 0 closes after each request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # libpq waits forever for a host that drops packets; a request should fail fast (503).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5)
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the embedded database: wait for the write lock.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
@@ -121,6 +129,11 @@ CACHES = {
 }
 
 AUTH_USER_MODEL = "accounts.User"
+# django-axes first: it refuses a locked-out email before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -170,6 +183,11 @@ REST_FRAMEWORK = {
         "strategy_upload": env.str("THROTTLE_STRATEGY_UPLOAD", default="30/hour"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # How many reverse proxies stand in front of gunicorn. Throttles key on the client
+    # address: with 0 it is REMOTE_ADDR, with N the N-th X-Forwarded-For entry from the
+    # right (the one our own proxy wrote). Left unset, DRF would key on the whole header,
+    # which any client can fill with a new value per request to escape every throttle.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_SCHEMA_CLASS": "tradeplatform.schema.EnvelopeAutoSchema",
 }
 
@@ -190,6 +208,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Three models have a `status` with different choices: name the backtest's.
+    "ENUM_NAME_OVERRIDES": {"BacktestStatusEnum": "executions.models.Backtest.Status"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
@@ -206,6 +226,10 @@ JSON_CAMEL_CASE = {
         "ignore_keys": None,
     },
 }
+
+# Per-user quotas: an account cannot fill the database or the engine's candle fan-out.
+MAX_STRATEGIES_PER_USER = env.int("MAX_STRATEGIES_PER_USER", default=50)
+MAX_SUBSCRIPTIONS_PER_USER = env.int("MAX_SUBSCRIPTIONS_PER_USER", default=100)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
@@ -249,6 +273,11 @@ SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)
 # The execution lock must outlive the sandbox's wall clock plus the time to write the
 # trades (executions.checks refuses a shorter one); the database row stays the fence.
 EXECUTION_LOCK_TIMEOUT = env.int("EXECUTION_LOCK_TIMEOUT", default=60)
+# Backtests run on their own queue (a worker started with -Q backtests, see Procfile), so
+# a long replay never holds up a candle close; their own time limit; a cap on their size.
+CELERY_TASK_ROUTES = {"executions.run_backtest": {"queue": "backtests"}}
+BACKTEST_TIME_LIMIT = env.int("BACKTEST_TIME_LIMIT", default=1800)
+BACKTEST_MAX_CANDLES = env.int("BACKTEST_MAX_CANDLES", default=200_000)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -275,6 +304,30 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Lockout after repeated failed logins (django-axes), keyed on the email alone: an
+# attacker who rotates IP addresses still gets AXES_FAILURE_LIMIT guesses per account per
+# cool-off, and nobody can lock every user out from one IP (the `auth` throttle bounds
+# what one IP may try). The price: anyone can lock one known account for 15 minutes, the
+# usual trade-off. Attempts live in PostgreSQL (visible and deletable in the admin, or
+# `manage.py axes_reset_username`), not in Redis, which the platform treats as volatile.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_FORM_FIELD = "email"
+AXES_USERNAME_CALLABLE = "accounts.lockout.username_from_request"
+AXES_RESET_ON_SUCCESS = True
+# A guess during the lockout neither counts nor extends it: the lock lasts the cool-off.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# Successful logins are not journaled row by row (the table would only grow).
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "email"]
+# axes.W006 warns that a lockout without the IP can be dodged by rotating User-Agents or
+# cookies; an email key ignores both. Per-IP bursts are the `auth` throttle's job.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 LOGGING = {
     "version": 1,

@@ -20,5 +20,6 @@ urlpatterns = [
     path("api/", include("subscriptions.urls")),
 ]
 
+handler400 = "tradeplatform.api.json_bad_request"
 handler404 = json_not_found
 handler500 = json_server_error

@@ -1,8 +1,10 @@
 """Runs untrusted strategy code: ``generate_signal(candles, params)`` -> signal dict.
 
-Public API: :func:`run_strategy`, :func:`selftest`, :class:`SandboxLimits`,
-:class:`SandboxResult`, :data:`BACKENDS`, :func:`bwrap_unusable_reason`. This package does
-not import Django; the caller turns a failed :class:`SandboxResult` into a FAILED execution.
+Public API: :func:`run_strategy`, :func:`run_strategy_series` (a whole history in one
+execution, for backtests), :func:`series_limits`, :func:`selftest`, :class:`SandboxLimits`,
+:class:`SandboxResult`, :class:`SeriesResult`, :data:`BACKENDS`,
+:func:`bwrap_unusable_reason`. This package does not import Django; the caller turns a
+failed :class:`SandboxResult` into a FAILED execution.
 
 What every backend does
 -----------------------
@@ -58,22 +60,32 @@ thread that started bwrap, so start executions from a thread that outlives them.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 import uuid
 from typing import Any
 
-from ._backends import bwrap_unusable_reason, run_process, to_result, warm_client
-from ._types import SandboxLimits, SandboxResult
+from ._backends import (
+    bwrap_unusable_reason,
+    run_process,
+    to_result,
+    to_series_result,
+    warm_client,
+)
+from ._types import SandboxLimits, SandboxResult, SeriesResult
 
 __all__ = [
     "BACKENDS",
     "DEFAULT_BACKEND",
     "SandboxLimits",
     "SandboxResult",
+    "SeriesResult",
     "bwrap_unusable_reason",
     "run_strategy",
+    "run_strategy_series",
     "selftest",
+    "series_limits",
 ]
 
 BACKENDS = ("process", "bwrap", "warm", "warm-bwrap")
@@ -96,25 +108,105 @@ def run_strategy(
     a result with ``ok=False`` and an ``error`` written for the strategy's author.
     """
     limits = limits or SandboxLimits()
-    name = backend or DEFAULT_BACKEND
-    if name not in BACKENDS:
-        raise ValueError(f"unknown sandbox backend {name!r}; choose one of {BACKENDS}")
     started = time.monotonic()
-    wants_bwrap = name.endswith("bwrap")
-    if wants_bwrap and (reason := bwrap_unusable_reason()):
-        # Never fall back silently to a weaker sandbox than the one configured.
-        return SandboxResult(False, None, f"sandbox unavailable: {reason}", "", 0)
+    request = {"source": source, "candles": candles, "params": params}
+    outcome = _dispatch(request, limits, backend)
+    if outcome is None:
+        return SandboxResult(False, None, _unavailable(), "", 0)
+    return to_result(outcome, limits, started)
+
+
+# Whole-history mode: per-candle budgets added to the base limits, for all steps together.
+SERIES_STEP_WALL_SECONDS = 0.05
+SERIES_STEP_CPU_SECONDS = 0.05
+SERIES_MAX_SIGNAL_BYTES = 4096  # one step's signal as JSON; a real one is ~60 bytes
+
+
+def series_limits(base: SandboxLimits, steps: int) -> SandboxLimits:
+    """The limits of a series of ``steps`` calls: the wall clock and CPU budgets of one
+    call plus 50 ms per step (10,000 one-minute candles: 505 s), and room in the answer
+    pipe for ``steps`` signals of at most ``SERIES_MAX_SIGNAL_BYTES``. They are budgets
+    for the whole series, not per step: one slow candle may use what others left. What
+    the strategy may print stays capped at ``base.max_output_bytes`` for the whole series.
+    Memory is the same as one call's: the history is a few MB per 10,000 candles."""
+    steps = max(0, int(steps))
+    return dataclasses.replace(
+        base,
+        wall_seconds=base.wall_seconds + steps * SERIES_STEP_WALL_SECONDS,
+        cpu_seconds=base.cpu_seconds + math.ceil(steps * SERIES_STEP_CPU_SECONDS),
+        max_output_bytes=base.max_output_bytes + steps * (SERIES_MAX_SIGNAL_BYTES + 64),
+    )
+
+
+def run_strategy_series(
+    source: str,
+    candles: dict[str, list[Any]],
+    params: dict[str, Any],
+    *,
+    lookback: int,
+    first_index: int | None = None,
+    limits: SandboxLimits | None = None,
+    backend: str | None = None,
+) -> SeriesResult:
+    """Call ``generate_signal`` once per candle index ``i`` in ``first_index`` (by default
+    ``lookback - 1``, the first index with a full lookback) .. ``len - 1``, in ONE sandbox
+    execution, each time with exactly the candles ``max(0, i - lookback + 1) .. i`` — the
+    lookback it would have had live at that close, never a later candle.
+
+    Each window is a new Candles object of fresh list copies: nothing reachable from what
+    the strategy receives holds a later candle, and the module is re-run in a fresh
+    namespace with a fresh copy of ``params`` at every step, so no state carries from one
+    candle to the next (live, every call is a new process). The history does live in the
+    same confined process, so code that deliberately digs through the interpreter (``gc``,
+    stack frames) could find it: this mode protects against look-ahead by accident, not
+    against an author set on faking a backtest (who could as well hard-code the past).
+
+    ``limits`` are one call's (default ``SandboxLimits()``); ``series_limits`` scales them
+    for the number of steps. Same backends and confinement as :func:`run_strategy`.
+    """
+    if lookback < 1:
+        raise ValueError("lookback must be at least 1")
+    first_index = lookback - 1 if first_index is None else max(0, int(first_index))
+    base = limits or SandboxLimits()
+    total = len(candles.get("close", ()))
+    limits = series_limits(base, total - first_index)
+    started = time.monotonic()
     request = {
         "source": source,
         "candles": candles,
         "params": params,
-        "limits": dataclasses.asdict(limits),
+        "series": {
+            "lookback": int(lookback),
+            "first_index": first_index,
+            "max_signal_bytes": SERIES_MAX_SIGNAL_BYTES,
+            "max_print_bytes": base.max_output_bytes,
+        },
     }
+    outcome = _dispatch(request, limits, backend)
+    if outcome is None:
+        return SeriesResult(False, [], [], _unavailable(), "", 0)
+    return to_series_result(outcome, limits, started)
+
+
+def _dispatch(
+    request: dict[str, Any], limits: SandboxLimits, backend: str | None
+) -> dict[str, Any] | None:
+    """Run one request on the chosen backend; None when bwrap is wanted but unusable."""
+    name = backend or DEFAULT_BACKEND
+    if name not in BACKENDS:
+        raise ValueError(f"unknown sandbox backend {name!r}; choose one of {BACKENDS}")
+    wants_bwrap = name.endswith("bwrap")
+    if wants_bwrap and bwrap_unusable_reason():
+        # Never fall back silently to a weaker sandbox than the one configured.
+        return None
+    request["limits"] = dataclasses.asdict(limits)
     if name.startswith("warm"):
-        outcome = warm_client(bwrap=wants_bwrap).run(request, limits)
-    else:
-        outcome = run_process(request, limits, bwrap=wants_bwrap)
-    return to_result(outcome, limits, started)
+        return warm_client(bwrap=wants_bwrap).run(request, limits)
+    return run_process(request, limits, bwrap=wants_bwrap)
+
+
+def _unavailable() -> str:
+    return f"sandbox unavailable: {bwrap_unusable_reason()}"
 
 
 # What each backend promises; selftest() only reports failures of promised checks.

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from . import _runtime
-from ._types import SandboxLimits, SandboxResult
+from ._types import SandboxLimits, SandboxResult, SeriesResult
 
 RUNTIME_PATH = os.path.abspath(_runtime.__file__)
 SANDBOX_DIR = os.path.dirname(RUNTIME_PATH)
@@ -263,21 +263,45 @@ def _valid_answer(answer: Any) -> bool:
     )
 
 
-def to_result(outcome: dict[str, Any], limits: SandboxLimits, started: float) -> SandboxResult:
-    duration_ms = int((time.monotonic() - started) * 1000)
-    status = outcome["status"]
+def _valid_series_answer(answer: Any) -> bool:
+    if not (
+        isinstance(answer, dict)
+        and isinstance(answer.get("ok"), bool)
+        and isinstance(answer.get("error"), str)
+        and isinstance(answer.get("output"), str)
+        and isinstance(answer.get("signals"), list)
+        and isinstance(answer.get("errors"), list)
+        and len(answer["signals"]) == len(answer["errors"])
+    ):
+        return False
+    return all(
+        isinstance(error, str) and (signal is None if error else isinstance(signal, dict))
+        for signal, error in zip(answer["signals"], answer["errors"], strict=True)
+    )
+
+
+def _answer_and_output(
+    outcome: dict[str, Any], limits: SandboxLimits, valid_answer
+) -> tuple[Any, str]:
+    """The child's answer when it is valid (else None) and the output to keep."""
     answer: Any = None
-    if status == "exited" and outcome["answer"]:
+    if outcome["status"] == "exited" and outcome["answer"]:
         try:
             answer = json.loads(outcome["answer"])
         except ValueError:
             answer = None
-    valid = status == "exited" and outcome["returncode"] == 0 and _valid_answer(answer)
+    if not (outcome["status"] == "exited" and outcome["returncode"] == 0 and valid_answer(answer)):
+        answer = None
     output = "\n".join(
-        part for part in (answer["output"] if valid else "", outcome.get("diag", "")) if part
+        part for part in (answer["output"] if answer else "", outcome.get("diag", "")) if part
     )
-    output = _truncate(output, limits.output_keep_bytes)
-    if valid:
+    return answer, _truncate(output, limits.output_keep_bytes)
+
+
+def to_result(outcome: dict[str, Any], limits: SandboxLimits, started: float) -> SandboxResult:
+    duration_ms = int((time.monotonic() - started) * 1000)
+    answer, output = _answer_and_output(outcome, limits, _valid_answer)
+    if answer is not None:
         return SandboxResult(
             ok=answer["ok"],
             signal=answer["signal"] if answer["ok"] else None,
@@ -285,6 +309,24 @@ def to_result(outcome: dict[str, Any], limits: SandboxLimits, started: float) ->
             output=output,
             duration_ms=duration_ms,
         )
+    error = _failure_message(outcome, limits)
+    return SandboxResult(ok=False, signal=None, error=error, output=output, duration_ms=duration_ms)
+
+
+def to_series_result(
+    outcome: dict[str, Any], limits: SandboxLimits, started: float
+) -> SeriesResult:
+    duration_ms = int((time.monotonic() - started) * 1000)
+    answer, output = _answer_and_output(outcome, limits, _valid_series_answer)
+    if answer is not None and answer["ok"]:
+        return SeriesResult(True, answer["signals"], answer["errors"], "", output, duration_ms)
+    error = answer["error"] if answer is not None else _failure_message(outcome, limits)
+    return SeriesResult(False, [], [], error, output, duration_ms)
+
+
+def _failure_message(outcome: dict[str, Any], limits: SandboxLimits) -> str:
+    """Why a child gave no valid answer."""
+    status = outcome["status"]
     if status == "timeout":
         error = f"timed out after {limits.wall_seconds:.1f} s"
     elif status == "overflow":
@@ -295,4 +337,4 @@ def to_result(outcome: dict[str, Any], limits: SandboxLimits, started: float) ->
         error = "strategy ended without a valid answer"
     else:
         error = _exit_message(outcome["returncode"], limits)
-    return SandboxResult(ok=False, signal=None, error=error, output=output, duration_ms=duration_ms)
+    return error

@@ -251,11 +251,17 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
-def _call_strategy(source: str, candles: Candles, params: Any) -> Any:
+def _compile_strategy(source: str) -> Any:
     try:
-        code = compile(source, STRATEGY_FILENAME, "exec")
+        return compile(source, STRATEGY_FILENAME, "exec")
     except SyntaxError as exc:
         raise StrategyError(f"syntax error at line {exc.lineno}: {exc.msg}") from None
+
+
+def _call_strategy(source: Any, candles: Candles, params: Any) -> Any:
+    """Run the module ``source`` (text, or code from ``_compile_strategy``) in a fresh
+    namespace and call its ``generate_signal(candles, params)``."""
+    code = _compile_strategy(source) if isinstance(source, str) else source
     namespace: dict[str, Any] = {"__name__": "strategy", "__builtins__": builtins}
     try:
         exec(code, namespace)  # noqa: S102 - running untrusted code is this module's job
@@ -278,8 +284,37 @@ def _call_strategy(source: str, candles: Candles, params: Any) -> Any:
         ) from None
 
 
+def _plain_signal(raw: Any, output: CapturedOutput, max_bytes: int | None = None) -> Any:
+    """The strategy's return value as JSON data, or StrategyError saying what is wrong."""
+    if output.exceeded:  # the strategy caught OutputLimitExceeded and carried on
+        raise OutputLimitExceeded
+    if not isinstance(raw, dict):
+        raise StrategyError(f"generate_signal must return a dict, got {type(raw).__name__}")
+    try:
+        text = json.dumps(raw)
+    except (TypeError, ValueError) as exc:
+        raise StrategyError(f"generate_signal must return plain JSON data: {exc}") from None
+    if max_bytes is not None and len(text) > max_bytes:
+        raise StrategyError(f"the signal is larger than {max_bytes} bytes")
+    return json.loads(text)
+
+
+def _failure(exc: BaseException, limits: dict[str, Any], print_limit: int) -> str:
+    """What to tell the author when the run ends on one of these."""
+    if isinstance(exc, OutputLimitExceeded):
+        return f"output limit exceeded ({print_limit} bytes printed)"
+    if isinstance(exc, MemoryError):
+        return f"memory limit exceeded ({limits['memory_mb']} MB)"
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return f"strategy exited with code {code}"
+    return str(exc)
+
+
 def execute(request: dict[str, Any]) -> dict[str, Any]:
     """Run the strategy in this (already confined) process and build the answer."""
+    if "series" in request:
+        return execute_series(request)
     limits = request["limits"]
     output = CapturedOutput(keep=limits["output_keep_bytes"], limit=limits["max_output_bytes"])
     sys.stdout = sys.stderr = output
@@ -287,23 +322,9 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     error = ""
     try:
         raw = _call_strategy(request["source"], Candles(request["candles"]), request["params"])
-        if output.exceeded:  # the strategy caught OutputLimitExceeded and carried on
-            raise OutputLimitExceeded
-        if not isinstance(raw, dict):
-            raise StrategyError(f"generate_signal must return a dict, got {type(raw).__name__}")
-        try:
-            signal_ = json.loads(json.dumps(raw))
-        except (TypeError, ValueError) as exc:
-            raise StrategyError(f"generate_signal must return plain JSON data: {exc}") from None
-    except OutputLimitExceeded:
-        error = f"output limit exceeded ({limits['max_output_bytes']} bytes printed)"
-    except MemoryError:
-        error = f"memory limit exceeded ({limits['memory_mb']} MB)"
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        error = f"strategy exited with code {code}"
-    except StrategyError as exc:
-        error = str(exc)
+        signal_ = _plain_signal(raw, output)
+    except (OutputLimitExceeded, MemoryError, SystemExit, StrategyError) as exc:
+        error = _failure(exc, limits, limits["max_output_bytes"])
     finally:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
     if error:
@@ -311,6 +332,61 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     return {
         "ok": not error,
         "signal": signal_,
+        "error": error,
+        "output": output.getvalue(),
+    }
+
+
+def _window(columns: dict[str, list[Any]], start: int, stop: int) -> Candles:
+    """A Candles object of fresh copies of the rows start..stop-1: it holds no reference
+    to the history it was cut from, so nothing reachable from it lies in the future."""
+    window = Candles.__new__(Candles)
+    for field in Candles.__slots__:
+        setattr(window, field, columns[field][start:stop])  # a slice is a new list
+    return window
+
+
+def execute_series(request: dict[str, Any]) -> dict[str, Any]:
+    """Whole-history mode: call ``generate_signal`` once per candle index ``i`` from
+    ``first_index`` to the end, each time with a new Candles object holding only the
+    ``lookback`` candles up to and including ``i`` (what it would have had live at that
+    close) and a fresh copy of ``params``, the module re-run in a fresh namespace (no
+    state carries from one candle to the next, as live, where each call is a new process).
+
+    An exception or an invalid signal fails that step only (``errors[k]``, like a FAILED
+    execution live); running out of time, memory or output fails the whole series.
+    """
+    limits = request["limits"]
+    series = request["series"]
+    lookback, first_index = int(series["lookback"]), int(series["first_index"])
+    candles = request.pop("candles")
+    columns = {field: list(candles.get(field, ())) for field in Candles.__slots__}
+    del candles
+    params_text = json.dumps(request["params"])
+    output = CapturedOutput(keep=limits["output_keep_bytes"], limit=series["max_print_bytes"])
+    sys.stdout = sys.stderr = output
+    signals: list[Any] = []
+    errors: list[str] = []
+    error = ""
+    try:
+        code = _compile_strategy(request["source"])
+        for index in range(first_index, len(columns["close"])):
+            window = _window(columns, max(0, index - lookback + 1), index + 1)
+            try:
+                raw = _call_strategy(code, window, json.loads(params_text))
+                signals.append(_plain_signal(raw, output, series["max_signal_bytes"]))
+                errors.append("")
+            except StrategyError as exc:
+                signals.append(None)
+                errors.append(str(exc))
+    except (OutputLimitExceeded, MemoryError, SystemExit, StrategyError) as exc:
+        error = _failure(exc, limits, series["max_print_bytes"])
+    finally:
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    return {
+        "ok": not error,
+        "signals": [] if error else signals,
+        "errors": [] if error else errors,
         "error": error,
         "output": output.getvalue(),
     }

@@ -30,3 +30,18 @@ class SandboxResult:
     error: str  # for the strategy's author; empty when ok
     output: str  # what the strategy printed, truncated with a marker
     duration_ms: int
+
+
+@dataclass(frozen=True)
+class SeriesResult:
+    """The outcome of :func:`run_strategy_series`: one entry per candle index from
+    ``first_index`` on. ``signals[k]`` is None when that step failed, and ``errors[k]``
+    says why (empty when it did not). ``ok`` is False when the series as a whole failed
+    (time, memory, output, exit): then both lists are empty and ``error`` says why."""
+
+    ok: bool
+    signals: list[dict[str, Any] | None]
+    errors: list[str]
+    error: str
+    output: str
+    duration_ms: int

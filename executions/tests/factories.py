@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import factory
 
-from executions.models import Candle, StrategyExecution, Trade
+from executions.models import Backtest, Candle, StrategyExecution, Trade
 from strategies.tests.factories import StrategyFactory
 from subscriptions.tests.factories import SubscriptionFactory
 
@@ -51,3 +51,15 @@ class TradeFactory(factory.django.DjangoModelFactory):
     entry_price = Decimal("100")
     stop_loss = Decimal("95")
     take_profit = Decimal("110")
+
+
+class BacktestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Backtest
+
+    strategy = factory.SubFactory(StrategyFactory)
+    user = factory.SelfAttribute("strategy.user")
+    symbol = "BTCUSDT"
+    resolution = 5
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    end = datetime(2026, 1, 2, tzinfo=UTC)

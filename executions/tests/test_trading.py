@@ -9,9 +9,13 @@ from executions.trading import (
     STOP_LOSS,
     TAKE_PROFIT,
     Position,
+    SignalCloses,
     average_true_range,
+    closes_for_signal,
+    entry_for_signal,
     exit_for_candle,
     ineligibility_reason,
+    needs_atr,
     pnl,
     position_size,
     stops_for_entry,
@@ -210,3 +214,61 @@ class TestEligibility:
     )
     def test_ineligible(self, change, reason):
         assert ineligibility_reason(**{**self.base, **change}) == reason
+
+
+class TestEntryForSignal:
+    common = {
+        "capital": D("10000"),
+        "risk_per_trade": D("0.01"),
+        "leverage": 10,
+        "sl_atr_multiplier": None,
+        "tp_atr_multiplier": None,
+    }
+
+    def test_sized_with_the_signals_stops(self):
+        entry = entry_for_signal(
+            side=BUY,
+            entry_price=D("100"),
+            signal_stop_loss=D("95"),
+            signal_take_profit=D("110"),
+            atr=None,
+            **self.common,
+        )
+        assert (entry.quantity, entry.stop_loss, entry.take_profit, entry.reason) == (
+            D("20"),
+            D("95"),
+            D("110"),
+            "",
+        )
+
+    def test_no_stop_no_position(self):
+        entry = entry_for_signal(
+            side=SELL,
+            entry_price=D("100"),
+            signal_stop_loss=None,
+            signal_take_profit=None,
+            atr=D("2"),
+            **self.common,
+        )
+        assert entry.quantity == 0
+        assert entry.reason.startswith("no stop-loss")
+
+    def test_size_rounding_to_zero_says_so(self):
+        entry = entry_for_signal(
+            side=BUY,
+            entry_price=D("1e14"),
+            signal_stop_loss=D("1"),
+            signal_take_profit=None,
+            atr=None,
+            **{**self.common, "capital": D("0.00000001")},
+        )
+        assert (entry.quantity, entry.reason) == (0, "position size rounds to zero")
+
+
+def test_closes_for_signal():
+    assert closes_for_signal("EXIT") == SignalCloses(None, "EXIT")
+    assert closes_for_signal(BUY) == SignalCloses((SELL,), "SIGNAL")
+    assert closes_for_signal(SELL) == SignalCloses((BUY,), "SIGNAL")
+    assert closes_for_signal("HOLD") is None
+    assert needs_atr(signal_stop_loss=D("1"), signal_take_profit=None)
+    assert not needs_atr(signal_stop_loss=D("1"), signal_take_profit=D("2"))

@@ -3,6 +3,8 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -10,9 +12,10 @@ from django.conf import settings
 from django.db import connection
 
 from executions.engine import execution_run
-from executions.models import StrategyExecution, Trade
+from executions.models import Backtest, StrategyExecution, Trade
+from executions.services import backtest_create
 from executions.tasks import run_strategy
-from executions.tests.flow import BUY_WITH_STOPS, CLOSE, make_candles, make_strategy
+from executions.tests.flow import BUY_WITH_STOPS, CLOSE, PERIOD, make_candles, make_strategy
 from executions.worker_guard import confinement_check, confinement_failures, confinement_reset
 from subscriptions.tests.factories import SubscriptionFactory
 from tradeplatform.celery import app as celery_app
@@ -59,8 +62,27 @@ def _database_url() -> str:
 
 
 @pytest.fixture
-def worker(tmp_path):
+def worker_env() -> dict:
+    """Extra environment of the `worker` process; a test module may override it."""
+    return {}
+
+
+@pytest.fixture
+def worker(tmp_path, worker_env):
     """A real Celery worker process (solo pool) on this test's database and Redis db."""
+    with _worker(tmp_path, extra_env=worker_env) as started:
+        yield started
+
+
+@pytest.fixture
+def backtest_worker(tmp_path):
+    """A real worker of the `backtests` queue only, as the Procfile starts it."""
+    with _worker(tmp_path, "-Q", "backtests") as started:
+        yield started
+
+
+@contextmanager
+def _worker(tmp_path, *arguments, extra_env: dict | None = None):
     log = tmp_path / "worker.log"
     env = {
         **os.environ,
@@ -68,6 +90,7 @@ def worker(tmp_path):
         "REDIS_URL": settings.REDIS_URL,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "DEBUG": "1",
+        **(extra_env or {}),
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -83,6 +106,7 @@ def worker(tmp_path):
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                *arguments,
             ],
             cwd=BASE_DIR,
             env=env,
@@ -133,6 +157,42 @@ def test_a_real_worker_runs_the_execution(worker):
     assert execution.trades_created == 1
     assert Trade.objects.filter(execution=execution).count() == 1
     assert f"sandbox confinement holds for backend {settings.SANDBOX_BACKEND!r}" in output
+
+
+@pytest.mark.worker
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the worker process needs a database it can share: PostgreSQL",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_backtest_goes_to_the_backtests_queue_and_its_worker_runs_it(backtest_worker):
+    process, log = backtest_worker
+    make_candles(60)
+    strategy = make_strategy(BUY_WITH_STOPS)
+    celery_app.conf.task_always_eager = False
+    try:
+        # Committed (transaction=True): the on-commit hook enqueues the task, routed by
+        # CELERY_TASK_ROUTES to the queue only this worker consumes.
+        backtest = backtest_create(
+            user=strategy.user,
+            strategy_id=strategy.id,
+            start=CLOSE - 30 * PERIOD,
+            end=CLOSE,
+            capital=Decimal("10000"),
+            risk_per_trade=Decimal("0.01"),
+        )
+    finally:
+        celery_app.conf.task_always_eager = True
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        backtest.refresh_from_db()
+        if backtest.status in (Backtest.Status.COMPLETED, Backtest.Status.FAILED):
+            break
+        time.sleep(0.2)
+    output = log.read_text()
+    assert backtest.status == Backtest.Status.COMPLETED, f"{backtest.error_message}\n{output}"
+    assert backtest.progress_done == backtest.progress_total == 31
+    assert backtest.metrics["total_trades"] >= 1
 
 
 def test_worker_process_becomes_undumpable():

@@ -53,3 +53,23 @@ def test_database_down_answers_503():
     response = _NoDatabase.as_view()(request)
     assert response.status_code == 503
     assert response.data["error"].startswith("Service unavailable")
+
+
+@pytest.mark.django_db
+def test_body_over_the_upload_limit_answers_400(api_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = '{"email": "a@example.com", "password": "' + "x" * 2000 + '"}'
+    response = api_client.post("/auth/login", body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"error": "Request body is larger than 1000 bytes"}
+
+
+def test_suspicious_request_outside_drf_answers_400_json(settings):
+    from django.test import Client
+
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    client = Client(raise_request_exception=False)
+    form = {f"field{n}": "x" for n in range(10)}
+    response = client.post("/admin/login/", form)
+    assert response.status_code == 400
+    assert response.json() == {"error": "Bad request"}

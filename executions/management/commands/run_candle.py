@@ -1,21 +1,10 @@
-from datetime import datetime
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from executions.candles import candle_close_floor, is_candle_aligned
 from executions.engine import candle_close_run
+from executions.management.arguments import aware_datetime
 from strategies.models import RESOLUTIONS
-
-
-def _close(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise CommandError(f"--close {text!r} is not an ISO 8601 time") from exc
-    if moment.tzinfo is None:
-        raise CommandError("--close needs a time zone, e.g. 2026-01-15T15:00:00Z")
-    return moment
 
 
 class Command(BaseCommand):
@@ -33,7 +22,7 @@ class Command(BaseCommand):
         if close is None:
             close_time = candle_close_floor(timezone.now(), resolution)
         else:
-            close_time = _close(close)
+            close_time = aware_datetime(close, "--close")
             if not is_candle_aligned(close_time, resolution):
                 raise CommandError(f"{close} is not a {resolution}-minute candle boundary")
         runs = candle_close_run(symbol=symbol, resolution=resolution, close_time=close_time)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('executions', '0001_initial'),
+        ('executions', '0002_backtests'),
         ('subscriptions', '0002_counter_updates_fillfactor_fewer_indexes'),
     ]
 
