@@ -120,6 +120,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--backend", default="warm", help="SANDBOX_BACKEND")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--baseline-python",
+        choices=["resolved", "path", "both"],
+        default="both",
+        help="the baseline's interpreter: python on PATH as found, with a shim resolved, or both",
+    )
     args = parser.parse_args()
     os.environ["SANDBOX_BACKEND"] = args.backend
     header(
@@ -204,17 +210,21 @@ def main() -> None:
         if args.skip_baseline:
             return
         strategy_ids = list(rows.order_by("started_at").values_list("strategy_id", flat=True))
-        close_reset(after=now_floor - timedelta(hours=1))
-        interpreter = baseline_interpreter()
-        with Timer() as baseline:
-            created = baseline_candle_close(strategy_ids=strategy_ids, close_time=close_time)
-        if created != subscriptions:
-            raise SystemExit(f"baseline wrote {created} trades")
-        print(
-            f"{'seed-style baseline (sequential)':34} {baseline.seconds:9.3f} "
-            f"{len(strategy_ids):11d} {created:7d}   ({interpreter} -c per strategy)"
-        )
-        print(f"ratio baseline / engine: {baseline.seconds / ours:.1f}x")
+        variants = {"resolved": [True], "path": [False], "both": [True, False]}
+        for resolve in variants[args.baseline_python]:
+            close_reset(after=now_floor - timedelta(hours=1))
+            interpreter = baseline_interpreter(resolve=resolve)
+            with Timer() as baseline:
+                created = baseline_candle_close(
+                    strategy_ids=strategy_ids, close_time=close_time, interpreter=interpreter
+                )
+            if created != subscriptions:
+                raise SystemExit(f"baseline wrote {created} trades")
+            print(
+                f"{'seed-style baseline (sequential)':34} {baseline.seconds:9.3f} "
+                f"{len(strategy_ids):11d} {created:7d}   ({interpreter} -c per strategy)"
+            )
+            print(f"ratio baseline / engine: {baseline.seconds / ours:.1f}x")
         verdict = "met" if ours <= 10 else "MISSED"
         print(f"target <= 10 s for {args.strategies:,} x {args.per_strategy}: {verdict}")
     sys.stdout.flush()

@@ -120,7 +120,9 @@ def main() -> None:
         close_reset(after=CLOSE - timedelta(hours=1))
         interpreter = baseline_interpreter()
         with Timer() as baseline:
-            created = baseline_candle_close(strategy_ids=[large.pk], close_time=CLOSE)
+            created = baseline_candle_close(
+                strategy_ids=[large.pk], close_time=CLOSE, interpreter=interpreter
+            )
         if created != args.subscribers or trades_of(large.pk) != args.subscribers:
             raise SystemExit(f"baseline wrote {created} trades")
         print(
