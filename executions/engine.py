@@ -511,11 +511,8 @@ class _Run:
             )
         trades_open(execution=self.execution, side=side, entries=trades)
         if trades:
-            subscription_stats_apply_opened(
-                subscription_ids=Trade.objects.filter(execution_id=self.execution.id).values(
-                    "subscription_id"
-                )
-            )
+            # The trades just written, one per subscription.
+            subscription_stats_apply_opened(subscription_ids=[entry[0] for entry in trades])
         for reason, ids in sorted(reasons.items()):
             named = ", ".join(ids[:NOTE_EXAMPLES]) + (" …" if len(ids) > NOTE_EXAMPLES else "")
             self.notes.append(f"no trade for {len(ids)} subscription(s), {reason}: {named}")

@@ -22,6 +22,15 @@ def subscription_stats_apply_opened(*, subscription_ids: Iterable | QuerySet) ->
     """One more trade for each subscription listed (each at most once per call). A
     queryset of ids (e.g. the subscriptions of an execution's trades) stays a subquery."""
     ids = subscription_ids if isinstance(subscription_ids, QuerySet) else list(subscription_ids)
+    if not isinstance(ids, QuerySet) and connection.vendor == "postgresql":
+        # One array parameter, however many ids (IN (...) would bind each one).
+        table = connection.ops.quote_name(StrategySubscription._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET total_trades = total_trades + 1 WHERE id = ANY(%s)",  # noqa: S608
+                [ids],
+            )
+            return cursor.rowcount
     return StrategySubscription.objects.filter(id__in=ids).update(
         total_trades=F("total_trades") + 1
     )
