@@ -3,7 +3,8 @@
 
 One crontab per resolution, in UTC, firing at the candle boundary; each entry expires
 well within its period so a backlog (beat running while workers are down) never runs a
-tick for a candle a newer one has replaced. Plus the reaper of stale executions.
+tick for a candle a newer one has replaced. Plus the reaper of stale executions and a
+periodic rebuild of the candle registry from the database.
 """
 
 import json
@@ -23,6 +24,7 @@ RESOLUTION_CRONTABS = {
     1440: ("0", "0"),
 }
 REAPER_NAME = "executions: reap stale executions"
+REGISTRY_RECONCILE_NAME = "strategies: reconcile the candle registry"
 assert set(RESOLUTION_CRONTABS) == set(RESOLUTIONS)
 
 
@@ -49,40 +51,61 @@ def _crontab(minute: str, hour: str):
     return schedule
 
 
+def _periodic_task(
+    *, name: str, task: str, crontab, args: list, expire_seconds: int, description: str
+):
+    from django_celery_beat.models import PeriodicTask
+
+    PeriodicTask.objects.update_or_create(
+        name=name,
+        defaults={
+            "task": task,
+            "crontab": crontab,
+            "interval": None,
+            "args": json.dumps(args),
+            "kwargs": "{}",
+            "expire_seconds": expire_seconds,
+            "enabled": True,
+            "description": description,
+        },
+    )
+    return name
+
+
 @transaction.atomic
 def periodic_tasks_setup() -> list[str]:
     """Create or update the schedule rows; answers the names of the tasks it manages."""
-    from django_celery_beat.models import PeriodicTask
-
-    names = []
-    for resolution, (minute, hour) in RESOLUTION_CRONTABS.items():
-        name = tick_name(resolution)
-        PeriodicTask.objects.update_or_create(
-            name=name,
-            defaults={
-                "task": "executions.resolution_tick",
-                "crontab": _crontab(minute, hour),
-                "interval": None,
-                "args": json.dumps([resolution]),
-                "kwargs": "{}",
-                "expire_seconds": tick_expire_seconds(resolution),
-                "enabled": True,
-                "description": f"Run every strategy registered on a {resolution}m candle.",
-            },
+    names = [
+        _periodic_task(
+            name=tick_name(resolution),
+            task="executions.resolution_tick",
+            crontab=_crontab(minute, hour),
+            args=[resolution],
+            expire_seconds=tick_expire_seconds(resolution),
+            description=f"Run every strategy registered on a {resolution}m candle.",
         )
-        names.append(name)
-    PeriodicTask.objects.update_or_create(
-        name=REAPER_NAME,
-        defaults={
-            "task": "executions.reap_stale_executions",
-            "crontab": _crontab("*", "*"),
-            "interval": None,
-            "args": "[]",
-            "kwargs": "{}",
-            "expire_seconds": 50,
-            "enabled": True,
-            "description": "Mark executions left RUNNING by a lost worker as FAILED.",
-        },
+        for resolution, (minute, hour) in RESOLUTION_CRONTABS.items()
+    ]
+    names.append(
+        _periodic_task(
+            name=REAPER_NAME,
+            task="executions.reap_stale_executions",
+            crontab=_crontab("*", "*"),
+            args=[],
+            expire_seconds=50,
+            description="Mark executions left RUNNING by a lost worker as FAILED.",
+        )
     )
-    names.append(REAPER_NAME)
+    # A registry write that failed after its commit (Redis away) or lost a race between a
+    # cancel and a subscribe is mended here: PostgreSQL is the source of truth.
+    names.append(
+        _periodic_task(
+            name=REGISTRY_RECONCILE_NAME,
+            task="strategies.registry_reconcile",
+            crontab=_crontab("*/5", "*"),
+            args=[],
+            expire_seconds=240,
+            description="Rebuild the Redis candle registry from the database.",
+        )
+    )
     return names

@@ -149,7 +149,10 @@ def test_setup_periodic_tasks_is_idempotent():
     assert (daily.minute, daily.hour) == ("0", "0")
     reaper = PeriodicTask.objects.get(task="executions.reap_stale_executions")
     assert (reaper.crontab.minute, reaper.crontab.hour) == ("*", "*")
-    assert PeriodicTask.objects.count() == 8
+    reconcile = PeriodicTask.objects.get(task="strategies.registry_reconcile")
+    assert reconcile.crontab.minute == "*/5"
+    assert reconcile.expire_seconds < 5 * 60
+    assert PeriodicTask.objects.count() == 9
 
 
 def test_run_candle_command_prints_one_line_per_execution():
