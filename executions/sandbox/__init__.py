@@ -67,11 +67,11 @@ import uuid
 from typing import Any
 
 from ._backends import (
+    SandboxServer,
     bwrap_unusable_reason,
-    run_process,
     to_result,
     to_series_result,
-    warm_client,
+    warm_server,
 )
 from ._types import SandboxLimits, SandboxResult, SeriesResult
 
@@ -88,8 +88,10 @@ __all__ = [
     "series_limits",
 ]
 
-BACKENDS = ("process", "bwrap", "warm", "warm-bwrap")
-DEFAULT_BACKEND = "process"
+BACKENDS = ("process", "bwrap", "warm", "warm-bwrap", "unconfined")
+DEFAULT_BACKEND = "warm"
+# The largest signal a strategy may return, as JSON (a real one is ~60 bytes).
+MAX_SIGNAL_BYTES = 4096
 
 
 def run_strategy(
@@ -113,19 +115,18 @@ def run_strategy(
     outcome = _dispatch(request, limits, backend)
     if outcome is None:
         return SandboxResult(False, None, _unavailable(), "", 0)
-    return to_result(outcome, limits, started)
+    return to_result(outcome, limits, started, MAX_SIGNAL_BYTES)
 
 
 # Whole-history mode: per-candle budgets added to the base limits, for all steps together.
 SERIES_STEP_WALL_SECONDS = 0.05
 SERIES_STEP_CPU_SECONDS = 0.05
-SERIES_MAX_SIGNAL_BYTES = 4096  # one step's signal as JSON; a real one is ~60 bytes
 
 
 def series_limits(base: SandboxLimits, steps: int) -> SandboxLimits:
     """The limits of a series of ``steps`` calls: the wall clock and CPU budgets of one
     call plus 50 ms per step (10,000 one-minute candles: 505 s), and room in the answer
-    pipe for ``steps`` signals of at most ``SERIES_MAX_SIGNAL_BYTES``. They are budgets
+    pipe for ``steps`` signals of at most ``MAX_SIGNAL_BYTES``. They are budgets
     for the whole series, not per step: one slow candle may use what others left. What
     the strategy may print stays capped at ``base.max_output_bytes`` for the whole series.
     Memory is the same as one call's: the history is a few MB per 10,000 candles."""
@@ -134,7 +135,7 @@ def series_limits(base: SandboxLimits, steps: int) -> SandboxLimits:
         base,
         wall_seconds=base.wall_seconds + steps * SERIES_STEP_WALL_SECONDS,
         cpu_seconds=base.cpu_seconds + math.ceil(steps * SERIES_STEP_CPU_SECONDS),
-        max_output_bytes=base.max_output_bytes + steps * (SERIES_MAX_SIGNAL_BYTES + 64),
+        max_output_bytes=base.max_output_bytes + steps * (MAX_SIGNAL_BYTES + 64),
     )
 
 
@@ -178,14 +179,13 @@ def run_strategy_series(
         "series": {
             "lookback": int(lookback),
             "first_index": first_index,
-            "max_signal_bytes": SERIES_MAX_SIGNAL_BYTES,
             "max_print_bytes": base.max_output_bytes,
         },
     }
     outcome = _dispatch(request, limits, backend)
     if outcome is None:
         return SeriesResult(False, [], [], _unavailable(), "", 0)
-    return to_series_result(outcome, limits, started)
+    return to_series_result(outcome, limits, started, MAX_SIGNAL_BYTES)
 
 
 def _dispatch(
@@ -200,9 +200,12 @@ def _dispatch(
         # Never fall back silently to a weaker sandbox than the one configured.
         return None
     request["limits"] = dataclasses.asdict(limits)
+    request["max_signal_bytes"] = MAX_SIGNAL_BYTES
+    if name == "unconfined":
+        return warm_server(bwrap=False, confined=False).run(request, limits)
     if name.startswith("warm"):
-        return warm_client(bwrap=wants_bwrap).run(request, limits)
-    return run_process(request, limits, bwrap=wants_bwrap)
+        return warm_server(bwrap=wants_bwrap).run(request, limits)
+    return SandboxServer(bwrap=wants_bwrap, once=True).run(request, limits)
 
 
 def _unavailable() -> str:
