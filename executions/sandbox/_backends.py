@@ -128,6 +128,7 @@ class SandboxServer:
         self._proc: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
         self._work_root: str | None = None
+        self._offered: tuple[int, list[int]] | None = None  # the next child, on offer
 
     @property
     def pid(self) -> int | None:
@@ -217,7 +218,17 @@ class SandboxServer:
         return message, fds
 
     def _receive_ready(self) -> tuple[int, list[int]]:
-        message, fds = self._receive(SERVER_START_SECONDS)
+        """Take the child on offer (tell the server, which then makes the next one)."""
+        if self._offered is None:
+            self._offered = self._ready(*self._receive(SERVER_START_SECONDS))
+        number, fds = self._offered
+        self._offered = None
+        if not self._once:
+            assert self._control is not None
+            self._control.send(json.dumps({"take": number}).encode())
+        return number, fds
+
+    def _ready(self, message: dict[str, Any], fds: list[int]) -> tuple[int, list[int]]:
         number = message.get("ready")
         if type(number) is not int or len(fds) != 4:
             for fd in fds:
@@ -227,6 +238,9 @@ class SandboxServer:
 
     def _receive_exited(self, number: int) -> dict[str, Any]:
         message, fds = self._receive(EXIT_REPORT_SECONDS)
+        if "ready" in message and self._offered is None:  # the next child, made meanwhile
+            self._offered = self._ready(message, fds)
+            message, fds = self._receive(EXIT_REPORT_SECONDS)
         for fd in fds:
             os.close(fd)
         returncode, cpu = message.get("returncode"), message.get("cpu_seconds")
@@ -247,6 +261,10 @@ class SandboxServer:
         if self._control is not None:
             self._control.close()
             self._control = None
+        if self._offered is not None:
+            for fd in self._offered[1]:
+                os.close(fd)
+            self._offered = None
         if self._work_root is not None:
             shutil.rmtree(self._work_root, ignore_errors=True)
             self._work_root = None

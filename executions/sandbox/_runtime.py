@@ -90,7 +90,9 @@ _NR = {
     "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169,
     "sethostname": 170, "setdomainname": 171, "iopl": 172, "ioperm": 173,
     "init_module": 175, "delete_module": 176, "quotactl": 179, "lookup_dcookie": 212,
-    "clock_settime": 227, "mbind": 237, "kexec_load": 246, "add_key": 248,
+    "clock_settime": 227, "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242,
+    "mq_timedreceive": 243, "mq_notify": 244, "mq_getsetattr": 245, "mbind": 237,
+    "kexec_load": 246, "add_key": 248,
     "request_key": 249, "keyctl": 250, "migrate_pages": 256, "mknodat": 259,
     "unshare": 272, "move_pages": 279, "rt_tgsigqueueinfo": 297, "perf_event_open": 298,
     "accept4": 288, "recvmmsg": 299, "fanotify_init": 300, "name_to_handle_at": 303,
@@ -370,7 +372,8 @@ DENIED_ALWAYS = (
     "mknod", "mknodat", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
     "sethostname", "setdomainname", "mbind", "migrate_pages", "move_pages",
     "set_mempolicy_home_node", "shmget", "shmat", "shmctl", "shmdt", "semget",
-    "semop", "semctl", "msgget", "msgsnd", "msgrcv", "msgctl", "kill",
+    "semop", "semctl", "msgget", "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink",
+    "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr", "kill",
     "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal",
 )  # fmt: skip
 # What the server needs to make its children, denied to them (and to the outer process).
@@ -778,19 +781,24 @@ def _remove_tree(path: str) -> None:
 
 class _Server:
     """The warm server (see the module docstring). It never reads a request or an
-    answer: those go straight between the worker and the child through the child's pipes."""
+    answer: those go straight between the worker and the child through the child's pipes.
+
+    It keeps one confined child on offer: when the worker takes it (a ``take`` message)
+    the next one is made while the first runs, so confining a child costs the worker
+    nothing. A child ends: its work directory is removed, its end is reported."""
 
     def __init__(self, control: socket.socket, work_root: str, pidns_fd: int | None) -> None:
         self.control = control
         self.work_root = work_root
         self.pidns_fd = pidns_fd  # None when unconfined: children share our pid namespace
         self.number = 0
+        self.children: dict[int, tuple[int, int, str]] = {}  # pidfd: (number, pid, workdir)
 
     def send(self, message: dict[str, Any], fds: list[int] = ()) -> None:
         socket.send_fds(self.control, [json.dumps(message).encode()], list(fds))
 
-    def child_round(self) -> bool:
-        """Make one child, hand it over, wait for its end; False once the worker is gone."""
+    def offer(self) -> None:
+        """Make the next child and hand its pipes and pidfd to the worker."""
         self.number += 1
         workdir = os.path.join(self.work_root, str(self.number))
         os.mkdir(workdir, 0o700)
@@ -801,46 +809,56 @@ class _Server:
             _unshare(CLONE_NEWPID)  # the child is pid 1 of a namespace of its own
         pid = os.fork()
         if pid == 0:
-            os.close(request_w)
-            os.close(answer_r)
-            os.close(diag_r)
+            for fd in (request_w, answer_r, diag_r, *self.children):
+                os.close(fd)
             _child_main(workdir, (request_r, answer_w, diag_w), self.pidns_fd is not None)
         if self.pidns_fd is not None:
             _libc_call("setns", self.pidns_fd, CLONE_NEWPID)
         for fd in (request_r, answer_w, diag_w):
             os.close(fd)
         pidfd = os.pidfd_open(pid)
+        self.children[pidfd] = (self.number, pid, workdir)
         handed = [request_w, answer_r, diag_r, pidfd]
         try:
             self.send({"ready": self.number}, handed)
         finally:
             for fd in handed[:3]:
-                os.close(fd)  # the worker's now; we never touch a tenant's channel
-        if self._wait(pidfd):
-            return False  # our exit takes the child along (see _child_main)
+                os.close(fd)  # the worker's now: we never touch a tenant's channel
+
+    def reap(self, pidfd: int) -> None:
+        number, pid, workdir = self.children.pop(pidfd)
         os.close(pidfd)
         _, status, usage = os.wait4(pid, 0)
         _remove_tree(workdir)
         self.send(
             {
-                "exited": self.number,
+                "exited": number,
                 "returncode": os.waitstatus_to_exitcode(status),
                 "cpu_seconds": usage.ru_utime + usage.ru_stime,
             }
         )
-        return True
 
-    def _wait(self, pidfd: int) -> bool:
-        """Wait until the child ends; True if the worker went away first (child killed)."""
+    def loop(self, *, once: bool) -> None:
+        """Until the worker hangs up (``once``: until the one child ended)."""
+        self.offer()
+        control = self.control.fileno()
         with selectors.DefaultSelector() as selector:
-            selector.register(pidfd, selectors.EVENT_READ)
-            selector.register(self.control.fileno(), selectors.EVENT_READ)
+            selector.register(control, selectors.EVENT_READ)
             while True:
+                for pidfd in self.children.keys() - selector.get_map().keys():
+                    selector.register(pidfd, selectors.EVENT_READ)
                 for key, _ in selector.select():
-                    if key.fd == pidfd:
-                        return False
-                    if not os.read(key.fd, CONTROL_MESSAGE_BYTES):
-                        return True  # the worker hung up
+                    if key.fd != control:
+                        selector.unregister(key.fd)
+                        self.reap(key.fd)
+                        if once:
+                            return
+                        continue
+                    data = os.read(control, CONTROL_MESSAGE_BYTES)
+                    if not data:
+                        return  # the worker hung up; our exit takes the children along
+                    if not once and json.loads(data) == {"take": self.number}:
+                        self.offer()
 
 
 def serve(control: socket.socket, proc_fd: int | None, work_root: str, *, once: bool) -> None:
@@ -860,9 +878,7 @@ def serve(control: socket.socket, proc_fd: int | None, work_root: str, *, once: 
     except ConfinementError as exc:
         socket.send_fds(control, [json.dumps({"error": str(exc)}).encode()], [])
         return
-    server = _Server(control, work_root, pidns_fd)
-    while server.child_round() and not once:
-        pass
+    _Server(control, work_root, pidns_fd).loop(once=once)
 
 
 def main() -> None:
