@@ -147,8 +147,7 @@ class SandboxServer:
 
     def _run(self, request: dict[str, Any], limits: SandboxLimits) -> dict[str, Any]:
         try:
-            self._ensure_server()
-            number, fds = self._receive_ready()
+            number, fds = self._take_child()
         except ServerFailure as exc:
             self.close()
             return {"status": "crashed", "error": str(exc)}
@@ -217,15 +216,31 @@ class SandboxServer:
             raise ServerFailure("the sandbox server sent an invalid message")
         return message, fds
 
+    def _take_child(self) -> tuple[int, list[int]]:
+        """Take the child on offer (and tell the server, which then makes the next one).
+        A server found dead here has received nothing yet: start a new one, once."""
+        try:
+            return self._receive_ready()
+        except ServerFailure as exc:
+            if str(exc).startswith("sandbox confinement failed"):
+                raise
+            self.close()
+            return self._receive_ready()
+
     def _receive_ready(self) -> tuple[int, list[int]]:
-        """Take the child on offer (tell the server, which then makes the next one)."""
+        self._ensure_server()
         if self._offered is None:
             self._offered = self._ready(*self._receive(SERVER_START_SECONDS))
         number, fds = self._offered
         self._offered = None
         if not self._once:
             assert self._control is not None
-            self._control.send(json.dumps({"take": number}).encode())
+            try:
+                self._control.send(json.dumps({"take": number}).encode())
+            except OSError as exc:
+                for fd in fds:
+                    os.close(fd)
+                raise ServerFailure(f"the sandbox server failed ({exc.strerror})") from None
         return number, fds
 
     def _ready(self, message: dict[str, Any], fds: list[int]) -> tuple[int, list[int]]:

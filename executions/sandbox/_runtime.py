@@ -459,7 +459,21 @@ def load_indicators() -> None:
 # --------------------------------------------------------------------------- execution
 
 
-class OutputLimitExceeded(BaseException):
+class LimitExceeded(BaseException):
+    """A limit of the execution was reached. A BaseException so that a strategy's
+    ``except Exception`` does not swallow it."""
+
+
+class CpuLimitExceeded(LimitExceeded):
+    """Raised from the SIGXCPU handler: the soft CPU limit is reached (the hard one, a
+    second later, is a SIGKILL for code that ignores it)."""
+
+
+def _cpu_limit_reached(signum: int, frame: Any) -> None:
+    raise CpuLimitExceeded
+
+
+class OutputLimitExceeded(LimitExceeded):
     """Raised from print() once the strategy has printed more than the cap.
 
     A BaseException so that a strategy's ``except Exception`` does not swallow it.
@@ -552,7 +566,7 @@ def _call_strategy(source: Any, candles: Candles, params: Any) -> Any:
     namespace: dict[str, Any] = {"__name__": "strategy", "__builtins__": builtins}
     try:
         exec(code, namespace)  # noqa: S102 - running untrusted code is this module's job
-    except (SystemExit, MemoryError, OutputLimitExceeded):
+    except (SystemExit, MemoryError, LimitExceeded):
         raise
     except BaseException as exc:
         raise StrategyError(f"strategy code raised {_describe(exc)}{_strategy_line(exc)}") from None
@@ -563,7 +577,7 @@ def _call_strategy(source: Any, candles: Candles, params: Any) -> Any:
         raise StrategyError("generate_signal must be a function")
     try:
         return generate_signal(candles, params)
-    except (SystemExit, MemoryError, OutputLimitExceeded, StrategyError):
+    except (SystemExit, MemoryError, LimitExceeded, StrategyError):
         raise
     except BaseException as exc:
         raise StrategyError(
@@ -588,6 +602,8 @@ def _plain_signal(raw: Any, output: CapturedOutput, max_bytes: int) -> Any:
 
 def _failure(exc: BaseException, limits: dict[str, Any], print_limit: int) -> str:
     """What to tell the author when the run ends on one of these."""
+    if isinstance(exc, CpuLimitExceeded):
+        return f"CPU time limit exceeded ({limits['cpu_seconds']} s)"
     if isinstance(exc, OutputLimitExceeded):
         return f"output limit exceeded ({print_limit} bytes printed)"
     if isinstance(exc, MemoryError):
@@ -610,7 +626,7 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     try:
         raw = _call_strategy(request["source"], Candles(request["candles"]), request["params"])
         signal_ = _plain_signal(raw, output, request["max_signal_bytes"])
-    except (OutputLimitExceeded, MemoryError, SystemExit, StrategyError) as exc:
+    except (LimitExceeded, MemoryError, SystemExit, StrategyError) as exc:
         error = _failure(exc, limits, limits["max_output_bytes"])
     finally:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
@@ -666,7 +682,7 @@ def execute_series(request: dict[str, Any]) -> dict[str, Any]:
             except StrategyError as exc:
                 signals.append(None)
                 errors.append(str(exc))
-    except (OutputLimitExceeded, MemoryError, SystemExit, StrategyError) as exc:
+    except (LimitExceeded, MemoryError, SystemExit, StrategyError) as exc:
         error = _failure(exc, limits, series["max_print_bytes"])
     finally:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
@@ -694,11 +710,14 @@ def confine_child(workdir: str) -> None:
 
 def apply_limits(limits: dict[str, Any]) -> None:
     """Lower this process's resource limits; the kernel enforces them on the strategy.
-    The CPU limit is a SIGKILL (a pid 1 ignores SIGXCPU): the worker recognises it by
-    the CPU time the child used."""
+    The soft CPU limit raises CpuLimitExceeded (a handled SIGXCPU: as pid 1 of its
+    namespace the child would ignore the default one); the hard limit a second later is
+    a SIGKILL, which the worker recognises by the CPU time the child used."""
     mb = 1024 * 1024
+    cpu = int(limits["cpu_seconds"])
+    signal.signal(signal.SIGXCPU, _cpu_limit_reached)
+    _set_limit(resource.RLIMIT_CPU, cpu, cpu + 1)
     for name, value in (
-        ("RLIMIT_CPU", int(limits["cpu_seconds"])),
         ("RLIMIT_AS", limits["memory_mb"] * mb),
         ("RLIMIT_FSIZE", limits["file_size_mb"] * mb),
         ("RLIMIT_NOFILE", limits["open_files"]),
@@ -707,14 +726,15 @@ def apply_limits(limits: dict[str, Any]) -> None:
         ("RLIMIT_MEMLOCK", 0),
         ("RLIMIT_MSGQUEUE", 0),
     ):
-        _set_limit(getattr(resource, name), value)
+        _set_limit(getattr(resource, name), value, value)
 
 
-def _set_limit(which: int, value: int) -> None:
-    _, hard = resource.getrlimit(which)
-    if hard != resource.RLIM_INFINITY:
-        value = min(value, hard)  # only ever lower: it could not be raised again
-    resource.setrlimit(which, (value, value))
+def _set_limit(which: int, soft: int, hard: int) -> None:
+    _, current = resource.getrlimit(which)
+    if current != resource.RLIM_INFINITY:
+        hard = min(hard, current)  # only ever lower: it could not be raised again
+        soft = min(soft, hard)
+    resource.setrlimit(which, (soft, hard))
 
 
 # --------------------------------------------------------------------------- warm server
