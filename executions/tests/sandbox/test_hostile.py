@@ -18,8 +18,8 @@ import pytest
 from billiard.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from executions.sandbox import SandboxLimits, run_strategy_series
-from executions.sandbox._backends import SandboxServer, warm_server
+from executions.sandbox import SandboxLimits, _backends, run_strategy_series
+from executions.sandbox._backends import warm_server
 from executions.worker_guard import sandbox_targets
 
 from .conftest import BACKENDS, CANDLES, LIMITS, SIMPLE, WARM_BACKENDS, run
@@ -623,10 +623,11 @@ def test_the_server_holds_no_other_tenant(backend):
 
 
 @pytest.mark.parametrize("name", BACKENDS)
-@pytest.mark.parametrize("where", ["while the child runs", "while the server reports"])
+@pytest.mark.parametrize("where", ["while the child runs", "once the child answered"])
 def test_interrupted_while_waiting_then_the_next_run_gets_its_own_answer(name, where, monkeypatch):
     """The crash test: Celery's soft time limit (or any exception) hits the worker while
-    it waits for an answer; every later run must still get its own answer."""
+    it waits for an answer, or right after the answer came; every later run must still
+    get its own answer, never the interrupted one's."""
     slow = (
         "import time\ndef generate_signal(c, p):\n    time.sleep(p['sleep'])\n"
         "    return {'action': 'SELL', 'who': p['who']}\n"
@@ -641,13 +642,13 @@ def test_interrupted_while_waiting_then_the_next_run_gets_its_own_answer(name, w
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
     else:
-        original = SandboxServer._receive_exited
+        original = _backends._answers
 
-        def interrupted(self, number):
-            monkeypatch.setattr(SandboxServer, "_receive_exited", original)
+        def interrupted(answer, request_id):
+            monkeypatch.setattr(_backends, "_answers", original)
             raise SoftTimeLimitExceeded
 
-        monkeypatch.setattr(SandboxServer, "_receive_exited", interrupted)
+        monkeypatch.setattr(_backends, "_answers", interrupted)
         with pytest.raises(SoftTimeLimitExceeded):
             run(slow, name, params={"sleep": 0.0, "who": "first"})
     for who in ("second", "third"):
