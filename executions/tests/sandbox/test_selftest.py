@@ -53,6 +53,19 @@ def test_the_selftest_catches_real_breaches(monkeypatch):
         assert any(failure.startswith(_selftest.CHECKS["identity"]) for failure in failures)
 
 
+def test_unconfined_keeps_seccomp_and_rlimits():
+    # What it promises: an empty environment, the rlimits, no process, no socket, none
+    # of the system calls a computation never needs.
+    assert _selftest.PROMISES["unconfined"] == {
+        "environment",
+        "limits",
+        "processes",
+        "syscalls",
+        "sockets",
+    }
+    assert selftest("unconfined") == []
+
+
 # A launcher that takes a system call away before starting the sandbox runtime, as a
 # machine without that layer would (seccomp survives the exec).
 LAUNCHER = """
