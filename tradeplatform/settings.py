@@ -56,10 +56,14 @@ INSTALLED_APPS = [
     "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The project's apps, lowest floor first (imports run one way: accounts, marketdata <-
+    # strategies <- subscriptions <- executions <- backtests).
     "accounts",
+    "marketdata",
     "strategies",
     "subscriptions",
     "executions",
+    "backtests",
 ]
 
 MIDDLEWARE = [
@@ -209,7 +213,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Three models have a `status` with different choices: name the backtest's.
-    "ENUM_NAME_OVERRIDES": {"BacktestStatusEnum": "executions.models.Backtest.Status"},
+    "ENUM_NAME_OVERRIDES": {"BacktestStatusEnum": "backtests.models.Backtest.Status"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
@@ -281,7 +285,7 @@ BACKTEST_MAX_CANDLES = env.int("BACKTEST_MAX_CANDLES", default=200_000)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# Market data (executions.marketdata): where candles come from. "synthetic" is a
+# Market data (marketdata.providers): where candles come from. "synthetic" is a
 # deterministic offline market; "ccxt" reads MARKET_DATA_EXCHANGE's public OHLCV; "csv"
 # reads MARKET_DATA_CSV_DIR/<SYMBOL>-<RESOLUTION>.csv.
 MARKET_DATA_PROVIDER = env.str("MARKET_DATA_PROVIDER", default="synthetic")

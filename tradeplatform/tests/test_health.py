@@ -32,10 +32,7 @@ def unreachable_database(db):
     """The default alias, for the duration of the test, is a connection to nowhere."""
     original = connections["default"]
     unreachable = dict(original.settings_dict)
-    if original.vendor == "sqlite":
-        unreachable["NAME"] = "/nonexistent/dir/db.sqlite3"
-    else:
-        unreachable.update(HOST="127.0.0.1", PORT=str(CLOSED_PORT))
+    unreachable.update(HOST="127.0.0.1", PORT=str(CLOSED_PORT))
     broken = original.__class__(unreachable, alias="default")
     connections["default"] = broken
     try:
