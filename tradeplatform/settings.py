@@ -3,6 +3,13 @@
 Every value has a development default, except the secrets: with ``DEBUG`` off the
 platform refuses to start without ``SECRET_KEY`` and ``FIELD_ENCRYPTION_KEYS``.
 A ``<NAME>_FILE`` variable (Docker secrets) is read in place of ``<NAME>``.
+
+While a development stack runs (`make run`: scripts/devstack.py), ``var/services.env``
+(or ``SERVICES_ENV_FILE``) holds the URLs of its embedded PostgreSQL and Redis and
+``DEBUG=1``; a variable that is not set in the environment is taken from there, so
+`python manage.py run_candle …` in another terminal works against that stack. The
+environment always wins, and the file exists only while the stack runs (production has
+no var/: see .dockerignore).
 """
 
 from datetime import timedelta
@@ -14,6 +21,9 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+SERVICES_ENV = Path(env.str("SERVICES_ENV_FILE", default=str(BASE_DIR / "var" / "services.env")))
+if SERVICES_ENV.exists():
+    environ.Env.read_env(SERVICES_ENV, overwrite=False)
 
 
 def _secret(name: str, *, dev_default: str) -> str:
@@ -99,21 +109,21 @@ TEMPLATES = [
     },
 ]
 
+# PostgreSQL only (one query path). Without DATABASE_URL (and no development stack
+# running) a local server's `tradeplatform` database.
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/tradeplatform"),
 }
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://…)")
 # Persistent connections (checked before reuse): a new PostgreSQL connection per request
 # cost more than the strategy list itself (bench/RESULTS.md). 0 closes after each request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # libpq waits forever for a host that drops packets; a request should fail fast (503).
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5)
-    )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, worker and beat share the embedded database: wait for the write lock.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+# libpq waits forever for a host that drops packets; a request should fail fast (503).
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5)
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
