@@ -104,6 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "executions.worker_guard.admin_context",
             ],
         },
     },
@@ -138,6 +139,8 @@ CACHES = {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             "SOCKET_CONNECT_TIMEOUT": 2,
             "SOCKET_TIMEOUT": 2,
+            # JSON, never pickle: whoever can write a cache key must not run code here.
+            "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
         },
     },
 }
@@ -260,6 +263,10 @@ SIMPLE_JWT = {
 # timeout, so a task is never redelivered while it still runs; late acks are safe only
 # because a (strategy, candle close) execution is unique in the database.
 CELERY_BROKER_URL = REDIS_URL
+# JSON only: a message someone pushed into Redis is data, never a pickle to load.
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
@@ -278,9 +285,19 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=10_000)
 
 # The strategy sandbox (executions.sandbox): which backend and its per-execution limits.
-# "warm" (a forking sandbox server per worker process, ~3 ms per run) suits a machine
-# without bubblewrap; production sets "warm-bwrap" (no network, read-only filesystem).
+# Every backend applies the whole confinement (README, "The strategy sandbox"); "warm"
+# (a confined forking server per worker process, a few ms per run) is the default,
+# "warm-bwrap" adds bubblewrap around it (the Docker image). SANDBOX_ALLOW_UNCONFINED
+# runs strategies with rlimits and seccomp only, for a developer's own code on a machine
+# without user namespaces or Landlock: never with DEBUG off.
+SANDBOX_ALLOW_UNCONFINED = env.bool("SANDBOX_ALLOW_UNCONFINED", default=False)
+if SANDBOX_ALLOW_UNCONFINED and not DEBUG:
+    raise ImproperlyConfigured("SANDBOX_ALLOW_UNCONFINED is refused when DEBUG is off")
 SANDBOX_BACKEND = env.str("SANDBOX_BACKEND", default="warm")
+if SANDBOX_ALLOW_UNCONFINED:
+    SANDBOX_BACKEND = "unconfined"
+elif SANDBOX_BACKEND == "unconfined":
+    raise ImproperlyConfigured("SANDBOX_BACKEND=unconfined needs SANDBOX_ALLOW_UNCONFINED=1")
 SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", default=5.0)
 SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=5)
 SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)

@@ -50,6 +50,7 @@ def test_all_up_answers_200(client):
     assert response.json() == {
         "status": "ok",
         "services": {"database": "ok", "redis": "ok", "celery": "ok"},
+        "sandbox": "confined (warm)",
     }
     assert "no-cache" in response["Cache-Control"]
 

@@ -1,54 +1,18 @@
-"""The sandbox against hostile strategies, on every backend usable here, plus indicators."""
+"""The sandbox's behaviour on every backend usable here: results, limits, author errors,
+the warm server's life cycle; and the indicators. Attacks: test_hostile.py."""
 
 import os
-import re
 import signal
-import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
-from executions.sandbox import (
-    SandboxLimits,
-    bwrap_unusable_reason,
-    run_strategy,
-    selftest,
-)
+from executions.sandbox import SandboxLimits, run_strategy, selftest
 from executions.sandbox import indicators as ind
-from executions.sandbox._backends import RUNTIME_PATH, warm_client
+from executions.sandbox._backends import RUNTIME_PATH, warm_server
 
-# Short wall clock so the whole file stays fast; CPU limit above it so timeouts are
-# reported as timeouts, except in the test that lowers it.
-LIMITS = SandboxLimits(wall_seconds=2.0, cpu_seconds=5, memory_mb=256)
-CANDLES = {
-    "time": [f"2024-01-01T00:0{i}:00Z" for i in range(5)],
-    "open": [100.0, 101.0, 102.0, 101.0, 103.0],
-    "high": [101.0, 102.5, 103.0, 102.0, 104.0],
-    "low": [99.0, 100.5, 101.0, 100.0, 102.5],
-    "close": [100.5, 102.0, 101.5, 101.8, 103.5],
-    "volume": [10.0, 12.0, 9.0, 11.0, 15.0],
-}
-SIMPLE = """
-def generate_signal(candles, params):
-    return {"action": "BUY", "stopLoss": candles.close[-1] - 1}
-"""
-
-_BWRAP_REASON = bwrap_unusable_reason()
-_SKIP_BWRAP = pytest.mark.skipif(
-    _BWRAP_REASON is not None, reason=f"bwrap is not usable here: {_BWRAP_REASON}"
-)
-ALL_BACKENDS = [
-    "process",
-    "warm",
-    pytest.param("bwrap", marks=_SKIP_BWRAP),
-    pytest.param("warm-bwrap", marks=_SKIP_BWRAP),
-]
-
-
-def run(source: str, backend: str, params=None, limits=LIMITS):
-    return run_strategy(
-        textwrap.dedent(source), CANDLES, params or {}, limits=limits, backend=backend
-    )
+from .conftest import CANDLES, LIMITS, SIMPLE, WARM_BACKENDS, run
 
 
 def _sandbox_processes() -> set[int]:
@@ -64,15 +28,6 @@ def _sandbox_processes() -> set[int]:
         except OSError:
             continue  # it ended while we looked
     return pids
-
-
-@pytest.fixture(params=ALL_BACKENDS)
-def backend(request):
-    """A backend that must still run a normal strategy after whatever the test did."""
-    name = request.param
-    yield name
-    result = run(SIMPLE, name)
-    assert result.ok, f"{name} is poisoned after the test: {result.error}"
 
 
 # --------------------------------------------------------------------------- happy paths
@@ -141,7 +96,6 @@ FORK_BOMB = """
 import os
 
 def generate_signal(candles, params):
-    os.write(2, f"pgid={os.getpgrp()}\\n".encode())
     while True:
         try:
             os.fork()
@@ -152,19 +106,15 @@ def generate_signal(candles, params):
 
 def test_fork_bomb_fails_and_leaves_no_process(backend):
     run(SIMPLE, backend)  # start the warm server first: it is meant to stay
-    before = _sandbox_processes()
+    before = len(_sandbox_processes())
     result = run(FORK_BOMB, backend)
     assert not result.ok
     assert result.error == "timed out after 2.0 s"
-    # Killing bwrap kills its pid namespace asynchronously (PDEATHSIG): allow a moment.
+    # A killed bwrap takes its pid namespace down asynchronously: allow a moment.
     deadline = time.monotonic() + 2
-    while _sandbox_processes() != before and time.monotonic() < deadline:
+    while len(_sandbox_processes()) > before and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _sandbox_processes() == before
-    if "bwrap" not in backend:  # inside bwrap the pgid belongs to its pid namespace
-        pgid = int(re.search(r"pgid=(\d+)", result.output).group(1))
-        with pytest.raises(ProcessLookupError):
-            os.killpg(pgid, 0)
+    assert len(_sandbox_processes()) <= before
 
 
 def test_naive_fork_is_refused(backend):
@@ -220,7 +170,7 @@ def test_writing_100_mb_to_fd_1_hits_output_limit(backend):
     assert result.error == f"output limit exceeded ({LIMITS.max_output_bytes} bytes)"
 
 
-# --------------------------------------------------------------------------- secrets, network, files
+# --------------------------------------------------------------------------- secrets
 
 
 def test_environment_is_empty(backend, monkeypatch):
@@ -231,52 +181,6 @@ def test_environment_is_empty(backend, monkeypatch):
     )
     assert result.ok, result.error
     assert result.signal["env"] == {}
-
-
-def test_socket_to_postgres(backend, monkeypatch):
-    monkeypatch.setenv("TRADEPLATFORM_TEST_SECRET", "hunter2")
-    result = run(
-        """
-        import os, socket
-        def generate_signal(c, p):
-            try:
-                socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-                connected = True
-            except OSError:
-                connected = False
-            return {"action": "HOLD", "connected": connected, "env": sorted(os.environ)}
-        """,
-        backend,
-    )
-    assert result.ok, result.error
-    assert result.signal["env"] == []  # even where it connects, it has no credentials
-    if "bwrap" in backend:
-        assert result.signal["connected"] is False
-
-
-def test_writing_outside_the_work_directory(backend, tmp_path):
-    target = tmp_path / "escaped.txt"
-    result = run(
-        """
-        import os
-        def generate_signal(c, p):
-            with open("inside.txt", "w") as handle:
-                handle.write("fine")
-            try:
-                with open(p["target"], "w") as handle:
-                    handle.write("escaped")
-                escaped = True
-            except OSError:
-                escaped = False
-            return {"action": "HOLD", "escaped": escaped}
-        """,
-        backend,
-        params={"target": str(target)},
-    )
-    assert result.ok, result.error
-    if "bwrap" in backend:
-        assert result.signal["escaped"] is False
-        assert not target.exists()
 
 
 # --------------------------------------------------------------------------- author errors
@@ -322,8 +226,12 @@ def test_writing_outside_the_work_directory(backend, tmp_path):
             "syntax error at line 1: expected ':'",
         ),
         (
-            "import os, signal\ndef generate_signal(c, p):\n    os.kill(os.getpid(), signal.SIGSEGV)\n",
+            "import ctypes\ndef generate_signal(c, p):\n    ctypes.string_at(0)\n",
             "strategy was killed by signal SIGSEGV",
+        ),
+        (
+            "def generate_signal(c, p):\n    return {'action': 'HOLD', 'junk': 'x' * 5000}\n",
+            "the signal is larger than 4096 bytes",
         ),
     ],
 )
@@ -346,24 +254,24 @@ def test_failed_result_keeps_the_prints(backend):
 # --------------------------------------------------------------------------- warm server
 
 
-@pytest.mark.parametrize("name", ["warm", pytest.param("warm-bwrap", marks=_SKIP_BWRAP)])
+@pytest.mark.parametrize("name", WARM_BACKENDS)
 def test_warm_server_restarts_after_it_is_killed(name):
     assert run(SIMPLE, name).ok
-    server = warm_client(bwrap=name == "warm-bwrap")._proc
+    server = warm_server(bwrap=name == "warm-bwrap")
     os.killpg(server.pid, signal.SIGKILL)
-    server.wait()
+    cmdline = Path(f"/proc/{server.pid}/cmdline")
+    while cmdline.exists() and cmdline.read_bytes():
+        time.sleep(0.01)  # dead (a zombie has no command line) before the next run
     assert run(SIMPLE, name).ok
 
 
-@pytest.mark.parametrize("name", ["warm", pytest.param("warm-bwrap", marks=_SKIP_BWRAP)])
-def test_strategy_killing_its_warm_server_fails_then_recovers(name):
-    result = run(
-        "import os, signal\ndef generate_signal(c, p):\n    os.kill(os.getppid(), signal.SIGKILL)\n",
-        name,
-    )
-    assert not result.ok
-    assert "sandbox server failed" in result.error
-    assert run(SIMPLE, name).ok
+@pytest.mark.parametrize("name", WARM_BACKENDS)
+def test_warm_server_serves_one_child_after_the_other(name):
+    first = run("import os\ndef generate_signal(c, p):\n    return {'cwd': os.getcwd()}\n", name)
+    second = run("import os\ndef generate_signal(c, p):\n    return {'cwd': os.getcwd()}\n", name)
+    assert first.ok and second.ok, (first.error, second.error)
+    # Each child has a work directory of its own, made for it by the server.
+    assert first.signal["cwd"] != second.signal["cwd"]
 
 
 def test_unknown_backend():
@@ -418,18 +326,3 @@ def test_crossover_and_crossunder():
 def test_bad_period():
     with pytest.raises(ValueError, match="period must be a positive integer"):
         ind.sma([1, 2], 0)
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=_SKIP_BWRAP) for n in ("bwrap", "warm-bwrap")]
-)
-def test_bwrap_hides_the_worker_process(name):
-    # Outside a pid namespace /proc/<worker>/environ would expose the worker's secrets.
-    result = run(
-        "import os\ndef generate_signal(c, p):\n"
-        "    return {'action': 'HOLD', 'seen': os.path.exists(f'/proc/{p[\"pid\"]}/environ')}\n",
-        name,
-        params={"pid": os.getpid()},
-    )
-    assert result.ok, result.error
-    assert result.signal["seen"] is False

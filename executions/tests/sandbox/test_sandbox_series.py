@@ -4,13 +4,9 @@ import textwrap
 
 import pytest
 
-from executions.sandbox import (
-    SandboxLimits,
-    bwrap_unusable_reason,
-    run_strategy,
-    run_strategy_series,
-    series_limits,
-)
+from executions.sandbox import SandboxLimits, run_strategy, run_strategy_series, series_limits
+
+from .conftest import BACKENDS
 
 LIMITS = SandboxLimits(wall_seconds=2.0, cpu_seconds=5, memory_mb=256)
 COUNT = 40
@@ -23,18 +19,8 @@ CANDLES = {
     "volume": [10.0 + i for i in range(COUNT)],
 }
 
-_BWRAP_REASON = bwrap_unusable_reason()
-_SKIP_BWRAP = pytest.mark.skipif(_BWRAP_REASON is not None, reason=f"bwrap: {_BWRAP_REASON}")
 
-
-@pytest.fixture(
-    params=[
-        "process",
-        "warm",
-        pytest.param("bwrap", marks=_SKIP_BWRAP),
-        pytest.param("warm-bwrap", marks=_SKIP_BWRAP),
-    ]
-)
+@pytest.fixture(params=BACKENDS)
 def backend(request):
     return request.param
 
