@@ -11,8 +11,9 @@ NOT_FOUND = "Subscription not found"
 
 def subscription_list_for_user(*, user) -> QuerySet[StrategySubscription]:
     """The user's subscriptions, newest first, with their strategy and their count of open
-    trades in the same query. The count is a correlated subquery on (subscription, status),
-    not a join with GROUP BY: a page then reads only its own rows' open trades, however
+    trades in the same query. The count is a correlated subquery (the row's own trades
+    through the reverse relation `trades`, by (subscription, status)), not a join of the
+    outer query with GROUP BY: a page then reads only its own rows' open trades, however
     long the trade history grows, and the pagination count reads no trade at all."""
     open_trades = (
         StrategySubscription.objects.filter(pk=OuterRef("pk"), trades__status=TradeStatus.OPEN)

@@ -1,5 +1,5 @@
 """The wire conventions shared by every endpoint: the error envelope and the pagination
-envelope of ../shared/DESIGN.md."""
+envelope of the wire contract (docs/architecture.md)."""
 
 import logging
 import math

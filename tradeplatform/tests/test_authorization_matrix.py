@@ -1,4 +1,4 @@
-"""Who may reach what, over every endpoint of the wire contract (../shared/DESIGN.md).
+"""Who may reach what, over every endpoint of the wire contract (docs/architecture.md).
 
 Four callers: anonymous, user A (who owns everything in the fixture world), user B (a
 stranger with things of their own) and staff. Each signs in with a real JWT. Another
