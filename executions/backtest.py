@@ -9,18 +9,19 @@ Two layers:
 
   1. stop-loss / take-profit fills of the open positions within this candle (the stop
      first when the candle touches both: ``trading.exit_for_candle``);
-  2. the strategy's signal for this close (``parse_signal``, entry defaulting to the
-     close): EXIT closes every open position at the entry price, BUY/SELL first closes the
-     opposite side there (reason SIGNAL), then opens one position if the subscriber is
-     eligible (``trading.ineligibility_reason``: max positions, max daily loss by UTC day
-     of the close), with the stops of ``trading.stops_for_entry`` (ATR fallback over the
-     same lookback window) and the quantity of ``trading.position_size``.
+  2. the strategy's signal for this close (``parse_signal``: the price is the candle's
+     close, never the strategy's ``entryPrice``; stops outside ``SIGNAL_PRICE_BAND`` of it
+     make the signal invalid): EXIT closes every open position at that price, BUY/SELL
+     first closes the opposite side there (reason SIGNAL), then opens one position if the
+     subscriber is eligible (``trading.ineligibility_reason``: max positions, max daily
+     loss by UTC day of the close), with the stops of ``trading.stops_for_entry`` (ATR
+     fallback over the same lookback window) and the quantity of ``trading.position_size``.
 
   What live does not have, a backtest adds on top: ``fee_rate`` x notional on every entry
   and exit fill, and ``slippage`` against the trader on every market fill (entries,
   signal exits, stop-loss fills, the final close; a take-profit is a limit order and
-  fills at its price). Sizing uses the signal's entry price, as live does before the
-  broker fills. Capital is the subscriber's fixed capital, as live (no compounding). A
+  fills at its price). Sizing uses the close, as live does before the broker
+  fills. Capital is the subscriber's fixed capital, as live (no compounding). A
   position still open at the end closes at the last candle's close (reason END) so every
   trade has a PnL.
 
@@ -55,7 +56,7 @@ from executions.engine import candles_payload, sandbox_limits
 from executions.marketdata.base import Bar
 from executions.models import Backtest, BacktestTrade, Candle
 from executions.sandbox import run_strategy_series
-from executions.signals import Signal, SignalError, parse_signal
+from executions.signals import DEFAULT_PRICE_BAND, Signal, SignalError, parse_signal
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,7 @@ class Simulation:
 
     settings: BacktestSettings
     resolution: int
+    price_band: Decimal = DEFAULT_PRICE_BAND  # SIGNAL_PRICE_BAND, as live
     open_trades: list[SimulatedTrade] = field(default_factory=list)
     closed_trades: list[SimulatedTrade] = field(default_factory=list)
     equity: list[tuple[datetime, Decimal]] = field(default_factory=list)
@@ -163,7 +165,7 @@ class Simulation:
                 self._close(trade, price, reason, close_time)
         if raw_signal is not None:
             try:
-                signal = parse_signal(raw_signal, last_close=bar.close)
+                signal = parse_signal(raw_signal, last_close=bar.close, band=self.price_band)
             except SignalError:
                 self._note("invalid signal")
             else:
@@ -385,7 +387,11 @@ class _Replay:
             ).order_by("-open_time")[: self.lookback - 1]
         )[::-1]
         bars = warmup + replay
-        simulation = Simulation(BacktestSettings.from_params(backtest.params), backtest.resolution)
+        simulation = Simulation(
+            BacktestSettings.from_params(backtest.params),
+            backtest.resolution,
+            price_band=settings.SIGNAL_PRICE_BAND,
+        )
         errors: dict[str, int] = {}
         first = len(warmup)
         for chunk_start in range(first, len(bars), CHUNK_CANDLES):

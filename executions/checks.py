@@ -38,4 +38,12 @@ def execution_settings_check(app_configs=None, **kwargs) -> list[Error]:
                 id="executions.E003",
             )
         )
+    if not 0 < settings.SIGNAL_PRICE_BAND < 1:
+        errors.append(
+            Error(
+                f"SIGNAL_PRICE_BAND ({settings.SIGNAL_PRICE_BAND}) must lie between 0 and 1.",
+                hint="It is the fraction of the price a stop-loss or take-profit may lie from it.",
+                id="executions.E004",
+            )
+        )
     return errors

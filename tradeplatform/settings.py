@@ -6,6 +6,7 @@ A ``<NAME>_FILE`` variable (Docker secrets) is read in place of ``<NAME>``.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -273,6 +274,9 @@ SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)
 # The execution lock must outlive the sandbox's wall clock plus the time to write the
 # trades (executions.checks refuses a shorter one); the database row stays the fence.
 EXECUTION_LOCK_TIMEOUT = env.int("EXECUTION_LOCK_TIMEOUT", default=60)
+# How far from the platform's price (the signal candle's close) a strategy's stopLoss and
+# takeProfit may lie, as a fraction of it (executions.signals); farther is a FAILED signal.
+SIGNAL_PRICE_BAND = Decimal(env.str("SIGNAL_PRICE_BAND", default="0.5"))
 # Backtests run on their own queue (a worker started with -Q backtests, see Procfile), so
 # a long replay never holds up a candle close; their own time limit; a cap on their size.
 CELERY_TASK_ROUTES = {"executions.run_backtest": {"queue": "backtests"}}

@@ -190,3 +190,27 @@ def test_equity_is_marked_to_market_every_close_and_exposure_counted():
     assert simulation.exposed_candles == 2
     (trade,) = simulation.closed_trades
     assert trade.pnl == D("55.94")  # 60 - 2 - 2.06
+
+
+def test_no_number_of_the_strategy_prices_or_sizes_a_backtest_trade():
+    """Live's rule: the close prices and sizes the entry, whatever `entryPrice` says, and a
+    stop far from the close makes the signal invalid (issue 12's attack: entryPrice 1,
+    stopLoss 0.5)."""
+    attack = {"action": "BUY", "entryPrice": 1.0, "stopLoss": 0.5}
+    refused = walk(settings(), [(bar(0, 101, 99, 100), attack)])
+    assert (refused.closed_trades, refused.notes) == ([], {"invalid signal": 1})
+    invented = {"action": "BUY", "entryPrice": 1.0, "stopLoss": 95}
+    traded = walk(settings(), [(bar(0, 101, 99, 100), invented), (bar(1, 101, 99, 100), None)])
+    (trade,) = traded.closed_trades
+    # 100 at risk over 100 - 95: 20 units at the close, 100; never 100 / 0.5 at 1.
+    assert (trade.quantity, trade.entry_price) == (D(20), D(100))
+
+
+def test_the_price_band_is_the_simulations_setting():
+    far = {"action": "BUY", "stopLoss": 80}  # 20 % under the close
+    narrow = Simulation(settings(), 60, price_band=D("0.1"))
+    narrow.step(bar(0, 101, 99, 100), window=[], raw_signal=far)
+    assert (narrow.open_trades, narrow.notes) == ([], {"invalid signal": 1})
+    default = Simulation(settings(), 60)
+    default.step(bar(0, 101, 99, 100), window=[], raw_signal=far)
+    assert len(default.open_trades) == 1

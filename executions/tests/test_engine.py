@@ -367,3 +367,33 @@ def test_a_trade_is_closed_and_counted_once():
     assert (subscription.losing_trades, subscription.total_pnl) == (1, D("-10"))
     trade.refresh_from_db()
     assert (trade.status, trade.pnl, trade.closed_at) == ("CLOSED", D("-10"), CLOSE)
+
+
+def test_no_number_of_the_strategy_prices_or_sizes_a_live_trade():
+    """Issue 12's attack on BTCUSDT at 42,000: entryPrice 1 with stopLoss 0.5 sized a
+    1,000 x 10 subscription at 20 BTC ($840k). The stop is judged against the close and
+    refused; an invented entryPrice with a sane stop is sized and filled at the close."""
+    make_candles()
+    Candle.objects.update(open=D(42000), high=D(42010), low=D(41990), close=D(42000))
+    attack = make_strategy(source('return {"action": "BUY", "entryPrice": 1.0, "stopLoss": 0.5}'))
+    SubscriptionFactory(strategy=attack, capital=D(1000), risk_per_trade=D("0.01"), leverage=10)
+    invented = make_strategy(
+        source('return {"action": "BUY", "entryPrice": 1.0, "stopLoss": 41900.0}')
+    )
+    honest = SubscriptionFactory(
+        strategy=invented, capital=D(1000), risk_per_trade=D("0.01"), leverage=10
+    )
+
+    refused = execution_run(strategy_id=attack.id, close_time=CLOSE)
+    traded = execution_run(strategy_id=invented.id, close_time=CLOSE)
+
+    assert refused.status == Status.FAILED
+    assert refused.error_message == (
+        "invalid signal: a BUY's stopLoss must be below the price 42000 (the signal candle's "
+        "close) and within 50% of it, from 21000 up to (not including) 42000; got stopLoss=0.5"
+    )
+    assert not Trade.objects.filter(execution=refused).exists()
+    assert traded.status == Status.COMPLETED, traded.error_message
+    [trade] = trades_of(honest)
+    # 10 at risk over 42,000 - 41,900 = 0.1 BTC ($4,200 notional, under 1,000 x 10).
+    assert (trade.quantity, trade.entry_price) == (D("0.1"), D(42000))

@@ -1,6 +1,7 @@
 import base64
 import json
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -198,6 +199,8 @@ class TestSettingsChecks:
             ({"EXECUTION_LOCK_TIMEOUT": 12, "SANDBOX_WALL_SECONDS": 5}, "executions.E001"),
             ({"CELERY_TASK_TIME_LIMIT": 3600}, "executions.E002"),
             ({"CELERY_WORKER_PREFETCH_MULTIPLIER": 4}, "executions.E003"),
+            ({"SIGNAL_PRICE_BAND": Decimal(0)}, "executions.E004"),
+            ({"SIGNAL_PRICE_BAND": Decimal(1)}, "executions.E004"),
         ],
     )
     def test_inconsistent_settings_fail(self, overrides, error_id):
