@@ -20,7 +20,8 @@ Two layers:
   What live does not have, a backtest adds on top: ``fee_rate`` x notional on every entry
   and exit fill, and ``slippage`` against the trader on every market fill (entries,
   signal exits, stop-loss fills, the final close; a take-profit is a limit order and
-  fills at its price). Sizing uses the close, as live does before the broker
+  fills at its price; a candle that opens beyond a stop or target fills it at the open,
+  as live). Sizing uses the close, as live does before the broker
   fills. Capital is the subscriber's fixed capital, as live (no compounding). A
   position still open at the end closes at the last candle's close (reason END) so every
   trade has a PnL.

@@ -63,6 +63,19 @@ def test_a_candle_touching_stop_and_target_fills_the_stop():
     assert (trade.exit_price, trade.exit_reason, trade.pnl) == (D(95), "STOP_LOSS", D(-100))
 
 
+def test_a_gap_beyond_the_stop_fills_at_the_open_and_loses_more_than_the_risk():
+    # 20 units at 100, stop 95: the next candle opens at 90, so the stop fills at 90.
+    simulation = walk(settings(), [(bar(0, 101, 99, 100), BUY), (bar(1, 92, 88, 91, 90), None)])
+    (trade,) = simulation.closed_trades
+    assert (trade.exit_price, trade.exit_reason, trade.pnl) == (D(90), "STOP_LOSS", D(-200))
+
+
+def test_a_gap_beyond_the_target_fills_at_the_open():
+    simulation = walk(settings(), [(bar(0, 101, 99, 100), BUY), (bar(1, 115, 111, 113, 112), None)])
+    (trade,) = simulation.closed_trades
+    assert (trade.exit_price, trade.exit_reason, trade.pnl) == (D(112), "TAKE_PROFIT", D(240))
+
+
 def test_the_signal_candle_itself_never_fills_the_new_position():
     # The entry candle's low (90) is below the stop: the position opened at its close.
     simulation = walk(settings(), [(bar(0, 101, 90, 100), BUY), (bar(1, 102, 98, 101), None)])
@@ -73,12 +86,12 @@ def test_the_signal_candle_itself_never_fills_the_new_position():
 
 def test_slippage_against_the_trader_on_market_fills_only():
     config = settings(slippage=D("0.01"))
-    stopped = walk(config, [(bar(0, 101, 99, 100), BUY), (bar(1, 100, 90, 92), None)])
+    stopped = walk(config, [(bar(0, 101, 99, 100), BUY), (bar(1, 100, 90, 92, open_=100), None)])
     (trade,) = stopped.closed_trades
     # Sized on the signal's 100 (20 units), filled at 101; the stop fills at 95 x 0.99.
     assert (trade.quantity, trade.entry_price, trade.exit_price) == (D(20), D(101), D("94.05"))
     assert trade.pnl == D("-139")  # (94.05 - 101) x 20
-    target = walk(config, [(bar(0, 101, 99, 100), BUY), (bar(1, 112, 100, 111), None)])
+    target = walk(config, [(bar(0, 101, 99, 100), BUY), (bar(1, 112, 100, 111, 100), None)])
     (trade,) = target.closed_trades
     assert (trade.exit_price, trade.pnl) == (D(110), D(180))  # a limit fill: no slippage
 

@@ -397,3 +397,18 @@ def test_no_number_of_the_strategy_prices_or_sizes_a_live_trade():
     [trade] = trades_of(honest)
     # 10 at risk over 42,000 - 41,900 = 0.1 BTC ($4,200 notional, under 1,000 x 10).
     assert (trade.quantity, trade.entry_price) == (D("0.1"), D(42000))
+
+
+def test_a_gap_beyond_the_stop_fills_at_the_open_live():
+    """The live path fills a gap as the backtest does: at the open, losing more than the
+    sized risk (here 2 x (100 - 90) = 20 instead of 2 x (100 - 95) = 10)."""
+    candles = make_candles()
+    strategy = make_strategy(HOLD)
+    subscription = SubscriptionFactory(strategy=strategy)
+    open_trade(subscription, opened_at=CLOSE - PERIOD, quantity="2", stop="95", tp="110")
+    Candle.objects.filter(pk=candles[-1].pk).update(open=D(90), high=D(92), low=D(88))
+
+    execution_run(strategy_id=strategy.id, close_time=CLOSE)
+
+    trade = Trade.objects.get(subscription=subscription)
+    assert (trade.exit_reason, trade.exit_price, trade.pnl) == ("STOP_LOSS", D(90), D(-20))
