@@ -2,10 +2,11 @@
 
 from django.db.models import F, Func, IntegerField, OuterRef, QuerySet, Subquery
 
+from strategies.selectors import TRADE_OPEN
+
 from .models import StrategySubscription
 
 NOT_FOUND = "Subscription not found"
-OPEN = "OPEN"  # executions.models.Trade.Status.OPEN; subscriptions may not import executions
 
 
 def subscription_list_for_user(*, user) -> QuerySet[StrategySubscription]:
@@ -15,7 +16,7 @@ def subscription_list_for_user(*, user) -> QuerySet[StrategySubscription]:
     long the trade history grows, and the pagination count reads no trade at all."""
     trade_model = StrategySubscription.trades.rel.related_model
     open_trades = (
-        trade_model.objects.filter(subscription=OuterRef("pk"), status=OPEN)
+        trade_model.objects.filter(subscription=OuterRef("pk"), status=TRADE_OPEN)
         .order_by()
         .annotate(count=Func(F("id"), function="COUNT"))
         .values("count")
@@ -34,7 +35,7 @@ def subscription_stats(*, subscription: StrategySubscription) -> dict:
     decided = wins + losses
     open_trades = getattr(subscription, "open_trades", None)
     if open_trades is None:
-        open_trades = subscription.trades.filter(status=OPEN).count()
+        open_trades = subscription.trades.filter(status=TRADE_OPEN).count()
     return {
         "total_trades": subscription.total_trades,
         "winning_trades": wins,
