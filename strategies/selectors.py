@@ -4,11 +4,10 @@ from django.db.models import Q, QuerySet
 
 from tradeplatform.api import ApplicationError
 
+from .enums import TradeStatus
 from .models import Strategy
 
 NOT_FOUND = "Strategy not found"
-# executions.models.Trade.Status.OPEN: the apps below executions may not import it.
-TRADE_OPEN = "OPEN"
 
 
 def strategy_visible_to(*, user) -> QuerySet[Strategy]:
@@ -49,7 +48,9 @@ def strategy_get_for_subscription(*, user, strategy_id) -> Strategy:
 
 def strategy_open_trade_count(*, strategy_id) -> int:
     """Open trades of the strategy's subscriptions, active or cancelled."""
-    return Strategy.objects.filter(id=strategy_id, subscriptions__trades__status=TRADE_OPEN).count()
+    return Strategy.objects.filter(
+        id=strategy_id, subscriptions__trades__status=TradeStatus.OPEN
+    ).count()
 
 
 def strategy_runnable() -> QuerySet[Strategy]:
@@ -57,5 +58,5 @@ def strategy_runnable() -> QuerySet[Strategy]:
     subscription to trade for, or with open trades to settle (those of a cancelled
     subscription close at the next close, or follow the strategy when kept)."""
     return Strategy.objects.filter(is_active=True).filter(
-        Q(subscriptions__is_active=True) | Q(subscriptions__trades__status=TRADE_OPEN)
+        Q(subscriptions__is_active=True) | Q(subscriptions__trades__status=TradeStatus.OPEN)
     )
