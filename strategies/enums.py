@@ -8,6 +8,7 @@ from django.db.models import TextChoices
 
 
 class ExecutionStatus(TextChoices):
+    PENDING = "PENDING"  # expected by the tick, not started yet
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
     SKIPPED = "SKIPPED"
@@ -16,6 +17,8 @@ class ExecutionStatus(TextChoices):
 
 # The final statuses a run ends with.
 EXECUTION_OUTCOMES = (ExecutionStatus.COMPLETED, ExecutionStatus.SKIPPED, ExecutionStatus.FAILED)
+# A SKIPPED row whose error starts with this is a close that was missed (not run in time).
+MISSED = "missed"
 
 
 class TradeStatus(TextChoices):

@@ -6,10 +6,9 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from django_redis import get_redis_connection
 
 from accounts.tests.factories import BrokerCredentialFactory
-from executions.engine import book, execution_lock_key, execution_run
+from executions.engine import book, execution_run
 from executions.models import StrategyExecution, Trade
 from executions.tests.factories import ExecutionFactory, TradeFactory
 from executions.tests.helpers import (
@@ -19,11 +18,10 @@ from executions.tests.helpers import (
     EXIT,
     HOLD,
     PERIOD,
-    RESOLUTION,
     SELL_WITH_STOPS,
-    SYMBOL,
     make_candles,
     make_strategy,
+    run_owned_elsewhere,
     source,
 )
 from executions.trading import rules
@@ -242,18 +240,11 @@ def test_same_close_twice_runs_once():
     assert Trade.objects.count() == 1
 
 
-def test_lock_held_elsewhere_means_someone_else_runs_it():
+def test_a_close_owned_by_a_live_run_elsewhere_is_left_to_it():
     make_candles()
     strategy = make_strategy(BUY_WITH_STOPS)
-    key = execution_lock_key(
-        strategy_id=strategy.id, symbol=SYMBOL, resolution=RESOLUTION, candle_close=CLOSE
-    )
-    other = get_redis_connection("default").lock(key, timeout=30)
-    assert other.acquire(blocking=False)
-    try:
+    with run_owned_elsewhere(strategy_id=strategy.id):
         assert execution_run(strategy_id=strategy.id, candle_close=CLOSE) is None
-    finally:
-        other.release()
     assert not StrategyExecution.objects.exists()
 
 
