@@ -44,6 +44,9 @@ class StrategySubscription(models.Model):
     subscribed_at = models.DateTimeField(auto_now_add=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # Set at cancellation: the open trades follow the strategy (stops, targets, its exit
+    # signals) instead of closing at the next candle close.
+    keep_open_trades = models.BooleanField(default=False)
     total_trades = models.PositiveIntegerField(default=0)
     winning_trades = models.PositiveIntegerField(default=0)
     losing_trades = models.PositiveIntegerField(default=0)

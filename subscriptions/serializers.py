@@ -120,3 +120,18 @@ class SubscriptionStatsSerializer(serializers.Serializer):
     @classmethod
     def for_subscription(cls, subscription: StrategySubscription) -> dict:
         return cls(subscription_stats(subscription=subscription)).data
+
+
+class KeepOpenTradesSerializer(serializers.Serializer):
+    """The query of a cancel: `?keepOpenTrades=true` keeps the open trades following the
+    strategy; by default they close at the next candle close."""
+
+    keepOpenTrades = serializers.BooleanField(required=False, default=False)
+
+
+class CancellationSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    open_trades = serializers.IntegerField(help_text="Open trades when it was cancelled.")
+    open_trades_kept = serializers.BooleanField(
+        help_text="True: they follow the strategy; false: they close at the next candle close."
+    )

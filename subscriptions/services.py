@@ -5,6 +5,7 @@ concurrent cancels move the strategy's subscriber count once, never twice. The s
 columns and the candle registry are the strategies app's business: its services are called.
 """
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from strategies.selectors import strategy_get_for_subscription
 from strategies.services import strategy_subscriber_added, strategy_subscriber_removed
 from tradeplatform.api import ApplicationError
 
+from .enums import TradeStatus
 from .models import StrategySubscription
 from .risk import DEFAULT_LEVERAGE, DEFAULT_MAX_DAILY_LOSS, DEFAULT_MAX_POSITIONS, RISK_FIELDS
 
@@ -119,18 +121,54 @@ def subscription_resume(*, subscription: StrategySubscription) -> StrategySubscr
     return subscription
 
 
+@dataclass(frozen=True)
+class Cancellation:
+    """What a cancel did, for the answer: the subscription and its open trades."""
+
+    subscription: StrategySubscription
+    open_trades: int
+    kept: bool
+
+    @property
+    def message(self) -> str:
+        if not self.open_trades:
+            return "Subscription cancelled"
+        strategy = self.subscription.strategy
+        if self.kept:
+            return (
+                f"Subscription cancelled; its {self.open_trades} open trade(s) stay open and "
+                "follow the strategy (stop-loss, take-profit, its exit signals) until they close"
+            )
+        return (
+            f"Subscription cancelled; its {self.open_trades} open trade(s) close at the next "
+            f"{strategy.symbol}:{strategy.resolution} candle close"
+        )
+
+
 @transaction.atomic
-def subscription_cancel(*, subscription: StrategySubscription) -> StrategySubscription:
+def subscription_cancel(
+    *, subscription: StrategySubscription, keep_open_trades: bool = False
+) -> Cancellation:
     """Soft cancel. Only the call whose UPDATE claims the active row moves the strategy's
-    subscriber count (and, for the last subscriber, unregisters the strategy)."""
+    subscriber count (and, for the last subscriber, unregisters the strategy, unless open
+    trades keep it running).
+
+    Its open trades close at the strategy's next candle close, at that close's price (the
+    engine does it, reason CANCELLED: never at an older price the subscriber could pick),
+    or, with `keep_open_trades`, stay open and follow the strategy until they close."""
     if not _claim(
         subscription,
         where={"is_active": True},
-        values={"is_active": False, "unsubscribed_at": timezone.now()},
+        values={
+            "is_active": False,
+            "unsubscribed_at": timezone.now(),
+            "keep_open_trades": keep_open_trades,
+        },
     ):
         raise ApplicationError("Subscription is already cancelled")
     strategy_subscriber_removed(strategy_id=subscription.strategy_id)
-    return subscription
+    open_trades = subscription.trades.filter(status=TradeStatus.OPEN).count()
+    return Cancellation(subscription, open_trades, keep_open_trades)
 
 
 @transaction.atomic

@@ -1,6 +1,11 @@
 import uuid
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -16,6 +21,8 @@ from . import selectors, services
 from .filters import SubscriptionFilter
 from .models import StrategySubscription
 from .serializers import (
+    CancellationSerializer,
+    KeepOpenTradesSerializer,
     RiskSettingsSerializer,
     SubscribeInputSerializer,
     SubscriptionOutputSerializer,
@@ -85,7 +92,17 @@ class SubscribeView(APIView):
         request=RiskSettingsSerializer,
         responses=SUBSCRIPTION_CHANGED,
     ),
-    destroy=extend_schema(summary="Cancel (soft)", responses={200: MessageSerializer}),
+    destroy=extend_schema(
+        summary="Cancel (soft); its open trades close at the next candle close unless kept",
+        parameters=[
+            OpenApiParameter(
+                "keepOpenTrades",
+                bool,
+                description="Keep the open trades following the strategy until they close",
+            )
+        ],
+        responses={200: CancellationSerializer},
+    ),
     stats=extend_schema(
         summary="Trading figures of a subscription",
         responses=answer(
@@ -141,8 +158,20 @@ class SubscriptionViewSet(
         return self.update(request, *args, **kwargs)
 
     def destroy(self, request, *args, **kwargs):
-        services.subscription_cancel(subscription=self.get_object())
-        return Response({"message": "Subscription cancelled"})
+        keep = KeepOpenTradesSerializer(data=request.query_params)
+        keep.is_valid(raise_exception=True)
+        cancellation = services.subscription_cancel(
+            subscription=self.get_object(), keep_open_trades=keep.validated_data["keepOpenTrades"]
+        )
+        return Response(
+            CancellationSerializer(
+                {
+                    "message": cancellation.message,
+                    "open_trades": cancellation.open_trades,
+                    "open_trades_kept": cancellation.kept,
+                }
+            ).data
+        )
 
     @action(detail=True, methods=["get"])
     def stats(self, request, pk=None):

@@ -13,6 +13,7 @@ no var/: see .dockerignore).
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -301,9 +302,10 @@ elif SANDBOX_BACKEND == "unconfined":
 SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", default=5.0)
 SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=5)
 SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)
-# The execution lock must outlive the sandbox's wall clock plus the time to write the
-# trades (executions.checks refuses a shorter one); the database row stays the fence.
-EXECUTION_LOCK_TIMEOUT = env.int("EXECUTION_LOCK_TIMEOUT", default=60)
+# How far from the platform's price (the signal candle's close) a strategy's stopLoss and
+# takeProfit may lie, as a fraction of it (executions.trading.signal_parser); farther is a
+# FAILED signal.
+SIGNAL_PRICE_BAND = Decimal(env.str("SIGNAL_PRICE_BAND", default="0.5"))
 # Backtests run on their own queue (a worker started with -Q backtests, see Procfile), so
 # a long replay never holds up a candle close; their own time limit; a cap on their size.
 CELERY_TASK_ROUTES = {"executions.run_backtest": {"queue": "backtests"}}

@@ -6,8 +6,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import transaction
-
 from executions.models import Trade
 from executions.trading import rules
 from marketdata.selectors import candles_between
@@ -26,7 +24,8 @@ def _mark_closed(trade: Trade, price: Decimal, reason: str, closed_at: datetime)
 
 def trades_close_touched(*, record: RunRecord) -> None:
     """Close the strategy's open trades whose stop-loss or take-profit a candle touched
-    since each opened, up to this close, at that price (in their own transaction)."""
+    since each opened, up to this close, at that price (at the open when the candle opened
+    beyond it), inside the caller's transaction (the close's trading step)."""
     execution = record.execution
     candle_close = execution.candle_close
     trades = book.open_trades_of_strategy(
@@ -59,8 +58,7 @@ def trades_close_touched(*, record: RunRecord) -> None:
                 closed.append(trade)
                 break
     if closed:
-        with transaction.atomic():
-            closed = book.trades_close(closed)
+        closed = book.trades_close(closed)
         stops = sum(1 for trade in closed if trade.exit_reason == Trade.ExitReason.STOP_LOSS)
         record.notes.append(
             f"closed {len(closed)} trade(s): {stops} at stop-loss, "
@@ -82,3 +80,17 @@ def trades_close_on_signal(
     closed = book.trades_close(trades)
     if closed:
         record.notes.append(f"closed {len(closed)} trade(s) on {reason} at {price}")
+
+
+def trades_close_cancelled(*, record: RunRecord, price: Decimal) -> None:
+    """Close the open trades of the strategy's cancelled subscriptions (those that did not
+    keep them) at this close's price, reason CANCELLED, inside the caller's transaction."""
+    execution = record.execution
+    trades = book.open_trades_of_strategy(
+        strategy_id=execution.strategy_id, symbol=execution.symbol, for_update=True, cancelled=True
+    )
+    for trade in trades:
+        _mark_closed(trade, price, Trade.ExitReason.CANCELLED, execution.candle_close)
+    closed = book.trades_close(trades)
+    if closed:
+        record.notes.append(f"closed {len(closed)} trade(s) of cancelled subscriptions at {price}")
