@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from .risk import DEFAULT_COLUMNS, PLATFORM_DEFAULTS
+
 RESOLUTIONS = (1, 5, 15, 30, 60, 240, 1440)
 RESOLUTION_CHOICES = [(minutes, f"{minutes}m") for minutes in RESOLUTIONS]
 
@@ -27,6 +29,17 @@ class Strategy(models.Model):
     is_marketplace = models.BooleanField(default=False)
     subscriber_count = models.PositiveIntegerField(default=0)
     tags = models.CharField(max_length=500, blank=True, default="")
+    # The author's recommended risk settings (strategies.risk): a subscription that omits
+    # one takes it; null means the platform default. Subscribers need `min_capital` at least.
+    default_risk_per_trade = models.DecimalField(
+        max_digits=10, decimal_places=6, null=True, blank=True
+    )
+    default_leverage = models.PositiveSmallIntegerField(null=True, blank=True)
+    default_max_positions = models.PositiveIntegerField(null=True, blank=True)
+    default_max_daily_loss = models.DecimalField(
+        max_digits=10, decimal_places=6, null=True, blank=True
+    )
+    min_capital = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -52,3 +65,9 @@ class Strategy(models.Model):
     @property
     def lookback_period(self) -> int:
         return int(self.execution_config.get("lookbackPeriod", 100))
+
+    def risk_default(self, name: str):
+        """The value a subscription takes for the risk setting `name` when it gives none:
+        the author's recommendation, else the platform's."""
+        value = getattr(self, DEFAULT_COLUMNS[name])
+        return PLATFORM_DEFAULTS[name] if value is None else value

@@ -9,7 +9,8 @@ OPEN = "OPEN"  # executions.models.Trade.Status.OPEN; subscriptions may not impo
 
 
 def subscription_list_for_user(*, user) -> QuerySet[StrategySubscription]:
-    """The user's subscriptions, newest first, with their strategy and their count of open
+    """The user's subscriptions, the live ones (active or paused) first, each group newest
+    first, with their strategy and their count of open
     trades in the same query. The count is a correlated subquery on (subscription, status),
     not a join with GROUP BY: a page then reads only its own rows' open trades, however
     long the trade history grows, and the pagination count reads no trade at all."""
@@ -25,7 +26,7 @@ def subscription_list_for_user(*, user) -> QuerySet[StrategySubscription]:
         .select_related("strategy")
         .defer("strategy__strategy_code")
         .annotate(open_trades=Subquery(open_trades, output_field=IntegerField()))
-        .order_by("-subscribed_at", "-id")
+        .order_by("-is_active", "-subscribed_at", "-id")
     )
 
 
