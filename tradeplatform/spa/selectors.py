@@ -183,7 +183,7 @@ def pnl_for_user(*, user, days: int) -> dict:
             "subscription__strategy__name",
             "subscription__strategy__code",
         )
-        .annotate(trades=Count("id"), wins=Count("id", filter=Q(pnl__gt=0)), pnl=Sum("pnl"))
+        .annotate(trades=Count("id"), wins=Count("id", filter=Q(pnl__gt=0)), realized=Sum("pnl"))
         .order_by("subscription__strategy__name", "subscription__strategy_id")
     )
     running = set(
@@ -197,7 +197,7 @@ def pnl_for_user(*, user, days: int) -> dict:
         day = first_day + timedelta(days=offset)
         cumulative += by_day.get(day, ZERO)
         daily.append({"date": day, "pnl": by_day.get(day, ZERO), "cumulative_pnl": cumulative})
-    realized = sum((row["pnl"] for row in by_strategy), ZERO)
+    realized = sum((row["realized"] for row in by_strategy), ZERO)
     unrealized = sum((position["unrealized_pnl"] for position in positions), ZERO)
     trades = sum(row["trades"] for row in by_strategy)
     wins = sum(row["wins"] for row in by_strategy)
@@ -217,7 +217,7 @@ def pnl_for_user(*, user, days: int) -> dict:
                 "strategy_id": row["subscription__strategy_id"],
                 "strategy_name": row["subscription__strategy__name"],
                 "strategy_code": row["subscription__strategy__code"],
-                "realized_pnl": row["pnl"],
+                "realized_pnl": row["realized"],
                 "trades": row["trades"],
                 "win_rate": percent(row["wins"], row["trades"]),
                 "is_active": row["subscription__strategy_id"] in running,
@@ -243,7 +243,7 @@ def subscriptions_equity(*, subscriptions: list[StrategySubscription]) -> dict:
         .annotate(day=TruncDate("closed_at", tzinfo=UTC))
         .values("subscription_id", "day")
         .annotate(
-            pnl=Sum("pnl"),
+            day_pnl=Sum("pnl"),
             trades=Count("id"),
             wins=Count("id", filter=Q(pnl__gt=0)),
             losses=Count("id", filter=Q(pnl__lt=0)),
@@ -263,9 +263,9 @@ def subscriptions_equity(*, subscriptions: list[StrategySubscription]) -> dict:
     for subscription in subscriptions:
         curve, cumulative, equity = [], ZERO, [(None, subscription.capital)]
         for row in days[subscription.id]:
-            cumulative += row["pnl"]
+            cumulative += row["day_pnl"]
             curve.append(
-                {"date": row["day"], "daily_pnl": row["pnl"], "cumulative_pnl": cumulative}
+                {"date": row["day"], "daily_pnl": row["day_pnl"], "cumulative_pnl": cumulative}
             )
             equity.append((row["day"], subscription.capital + cumulative))
         drawdown = max_drawdown(equity)
@@ -281,7 +281,7 @@ def subscriptions_equity(*, subscriptions: list[StrategySubscription]) -> dict:
                 "total_fees": ZERO,
                 "total_trades": trades,
                 "win_rate": percent(wins, decided),
-                "max_dd": drawdown.amount,
+                "maxDD": drawdown.amount,  # as the SPA spells it (the renderer keeps it)
                 "max_drawdown_pct": drawdown.pct,
             },
         }

@@ -26,7 +26,7 @@ def _live_stats(figures: dict) -> dict:
         "closed_trades": stats["total_trades"],
         "win_rate": stats["win_rate"],
         "open_positions": figures["open_positions"],
-        "max_dd": stats["max_dd"],
+        "maxDD": stats["maxDD"],
         "total_fees": stats["total_fees"],
     }
 
