@@ -90,6 +90,22 @@ def field_sentence(path: tuple[str, ...], message: str) -> str:
     return f"{name}: {message}"
 
 
+def flat_details(detail, prefix: str = "") -> dict[str, list[str]]:
+    """Field errors as `{field: [messages]}`, one level deep as the envelope promises: a
+    nested field is named by its path (`risk_defaults.leverage`, `subscription_ids.0`)."""
+    flat: dict[str, list[str]] = {}
+    items = detail.items() if isinstance(detail, dict) else enumerate(detail)
+    for key, value in items:
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) or (
+            isinstance(value, list) and any(isinstance(item, dict | list) for item in value)
+        ):
+            flat.update(flat_details(value, f"{name}."))
+        else:
+            flat[name] = [str(item) for item in value] if isinstance(value, list) else [str(value)]
+    return flat
+
+
 def error_body(message: str, details: dict | None = None) -> dict:
     body = {"error": message}
     if details:
@@ -121,7 +137,9 @@ def exception_handler(exc, context):
                 message = field_sentence(*first)
             else:
                 message = "Invalid input"
-            return Response(error_body(message, details or None), status=exc.status_code)
+            return Response(
+                error_body(message, flat_details(details) or None), status=exc.status_code
+            )
         return Response(error_body(_first_message(detail)), status=exc.status_code)
     if isinstance(exc, exceptions.NotAuthenticated):
         exc.detail = AUTHENTICATION_REQUIRED

@@ -140,3 +140,18 @@ def test_the_session_token_is_checked_against_the_blacklist_on_every_request(
     spa = signed_in(UserFactory())
     with django_assert_num_queries(2):  # the blacklist, the user
         assert spa.get("/api/user/me").status_code == 200
+
+
+def test_nested_field_errors_keep_the_envelope_one_level_deep():
+    spa = signed_in(UserFactory())
+    response = spa.post(
+        "/api/strategies/subscriptions/bulk-stats", {"subscriptionIds": ["nope", "also-nope"]}
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "subscriptionIds.0: Must be a valid UUID.",
+        "details": {
+            "subscriptionIds.0": ["Must be a valid UUID."],
+            "subscriptionIds.1": ["Must be a valid UUID."],
+        },
+    }

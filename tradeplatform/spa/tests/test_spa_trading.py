@@ -114,8 +114,10 @@ def test_the_list_puts_live_subscriptions_first_and_returns_them_all_without_lim
     old = timezone.now() - timedelta(days=30)
     live = SubscriptionFactory(user=me)
     paused = SubscriptionFactory(user=me, is_paused=True)
-    for subscription in (live, paused):
-        type(subscription).objects.filter(id=subscription.id).update(subscribed_at=old)
+    for age, subscription in enumerate((paused, live)):
+        type(subscription).objects.filter(id=subscription.id).update(
+            subscribed_at=old - timedelta(days=age)
+        )
     cancelled = [SubscriptionFactory(user=me, is_active=False) for _ in range(55)]
     spa = signed_in(me)
     body = spa.get(SUBSCRIPTIONS).json()
