@@ -134,3 +134,10 @@ def session_token_revoke(*, token: str) -> None:
         SessionToken(token).blacklist()
     except TokenError:
         return
+
+
+def user_rename(*, user: User, name: str) -> User:
+    """Set the person's full name (kept whole in `first_name`)."""
+    user.first_name, user.last_name = name.strip(), ""
+    user.save(update_fields=["first_name", "last_name"])
+    return user

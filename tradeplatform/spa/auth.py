@@ -77,3 +77,38 @@ class LogoutView(SpaAuthView):
 class MeView(SpaView):
     def get(self, request):
         return Response({"user": SpaUserSerializer(request.user).data})
+
+
+class ProfileSerializer(SpaUserSerializer):
+    """The profile pages' user. There is no phone number here (always null); the
+    password can always be changed (no single sign-on)."""
+
+    phone_number = serializers.SerializerMethodField()
+    can_change_password = serializers.SerializerMethodField()
+
+    class Meta(SpaUserSerializer.Meta):
+        fields = [*SpaUserSerializer.Meta.fields, "phone_number", "can_change_password"]
+
+    def get_phone_number(self, user) -> None:
+        return None
+
+    def get_can_change_password(self, user) -> bool:
+        return True
+
+
+class ProfileInputSerializer(serializers.Serializer):
+    name = serializers.CharField(min_length=2, max_length=100)
+
+
+class ProfileView(SpaView):
+    """GET/PUT /api/user/profile: the SPA sends a signed-in user without a name here
+    to give one before the dashboard."""
+
+    def get(self, request):
+        return Response({"success": True, "user": ProfileSerializer(request.user).data})
+
+    def put(self, request):
+        data = ProfileInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_rename(user=request.user, **data.validated_data)
+        return Response({"success": True, "user": ProfileSerializer(user).data})

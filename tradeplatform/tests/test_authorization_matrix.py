@@ -225,6 +225,8 @@ MATRIX = [
     ("spa-login", "post", "/api/user/login", _login, PUBLIC),
     ("spa-logout", "post", "/api/user/logout", None, PUBLIC),
     ("spa-me", "get", "/api/user/me", None, SIGNED_IN),
+    ("spa-profile", "get", "/api/user/profile", None, SIGNED_IN),
+    ("spa-profile", "put", "/api/user/profile", _rename, SIGNED_IN),
     ("spa-marketplace", "get", "/api/marketplace", None, PUBLIC),
     ("spa-marketplace-detail", "get", "/api/marketplace/{public_strategy}", None, PUBLIC),
     (

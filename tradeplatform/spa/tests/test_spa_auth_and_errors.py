@@ -155,3 +155,23 @@ def test_nested_field_errors_keep_the_envelope_one_level_deep():
             "subscriptionIds.1": ["Must be a valid UUID."],
         },
     }
+
+
+def test_a_user_without_a_name_completes_the_profile():
+    spa = signed_in(UserFactory())
+    assert spa.get("/api/user/me").json()["user"]["name"] is None  # the SPA asks for one
+    # profile/complete/page.tsx sends {name}; settings/profile also sends phoneNumber.
+    response = spa.put("/api/user/profile", {"name": "Grace Hopper", "phoneNumber": None})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["success"] is True
+    assert_shape(
+        body["user"],
+        {**USER_SHAPE, "phoneNumber": (str, None), "canChangePassword": bool},
+    )
+    assert body["user"]["name"] == "Grace Hopper"
+    assert spa.get("/api/user/me").json()["user"]["name"] == "Grace Hopper"
+    assert spa.get("/api/user/profile").json()["user"]["name"] == "Grace Hopper"
+    short = spa.put("/api/user/profile", {"name": "G"})
+    assert short.status_code == 400
+    assert short.json()["error"] == "name must have at least 2 characters"
