@@ -3,10 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from .risk import DEFAULT_COLUMNS, PLATFORM_DEFAULTS
-
-RESOLUTIONS = (1, 5, 15, 30, 60, 240, 1440)
-RESOLUTION_CHOICES = [(minutes, f"{minutes}m") for minutes in RESOLUTIONS]
+from .risk import DEFAULT_COLUMNS
 
 
 class Strategy(models.Model):
@@ -66,8 +63,6 @@ class Strategy(models.Model):
     def lookback_period(self) -> int:
         return int(self.execution_config.get("lookbackPeriod", 100))
 
-    def risk_default(self, name: str):
-        """The value a subscription takes for the risk setting `name` when it gives none:
-        the author's recommendation, else the platform's."""
-        value = getattr(self, DEFAULT_COLUMNS[name])
-        return PLATFORM_DEFAULTS[name] if value is None else value
+    def recommended(self, name: str):
+        """The author's recommended value of the risk setting `name` (None: none)."""
+        return getattr(self, DEFAULT_COLUMNS[name])

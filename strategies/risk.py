@@ -3,9 +3,9 @@
 A subscription's settings (capital, risk per trade, leverage, max positions, max daily
 loss) must stay within the platform limits below, whoever sets them: the subscriber, or
 the strategy's author, who may publish recommended values (`Strategy.default_*`, and a
-minimum capital) that a subscription omitting them takes. What neither gives comes from
-`PLATFORM_DEFAULTS`. The fields live here, below subscriptions, so the strategy's
-recommendations and the subscription's settings are checked by the same rules.
+minimum capital) that a subscription omitting them takes (what neither gives: the
+defaults of `subscriptions.risk`). The fields live here, below subscriptions, so the
+strategy's recommendations and the subscription's settings are checked by the same rules.
 """
 
 from decimal import Decimal
@@ -16,14 +16,6 @@ from rest_framework import serializers
 MAX_RISK_PER_TRADE = Decimal("0.1")
 MAX_LEVERAGE = 125
 MAX_POSITIONS = 1000
-
-# What a subscription takes when neither the subscriber nor the strategy says.
-PLATFORM_DEFAULTS = {
-    "risk_per_trade": Decimal("0.01"),
-    "leverage": 10,
-    "max_positions": 1,
-    "max_daily_loss": Decimal("0.05"),
-}
 
 
 def positive(message: str):

@@ -2,7 +2,6 @@ from rest_framework import serializers
 
 from strategies.models import Strategy
 from strategies.risk import (
-    PLATFORM_DEFAULTS,
     capital_field,
     leverage_field,
     max_daily_loss_field,
@@ -12,8 +11,8 @@ from strategies.risk import (
 )
 
 from .models import StrategySubscription
+from .risk import DEFAULT_LEVERAGE, DEFAULT_MAX_DAILY_LOSS, DEFAULT_MAX_POSITIONS, RISK_FIELDS
 from .selectors import subscription_stats
-from .services import RISK_FIELDS
 
 
 def _atr_multiplier(label: str) -> serializers.DecimalField:
@@ -32,9 +31,9 @@ class RiskSettingsSerializer(serializers.Serializer):
 
     capital = capital_field()
     risk_per_trade = risk_per_trade_field()
-    leverage = leverage_field(default=PLATFORM_DEFAULTS["leverage"])
-    max_positions = max_positions_field(default=PLATFORM_DEFAULTS["max_positions"])
-    max_daily_loss = max_daily_loss_field(default=PLATFORM_DEFAULTS["max_daily_loss"])
+    leverage = leverage_field(default=DEFAULT_LEVERAGE)
+    max_positions = max_positions_field(default=DEFAULT_MAX_POSITIONS)
+    max_daily_loss = max_daily_loss_field(default=DEFAULT_MAX_DAILY_LOSS)
     sl_atr_multiplier = _atr_multiplier("stop-loss")
     tp_atr_multiplier = _atr_multiplier("take-profit")
 

@@ -18,18 +18,15 @@ from strategies.services import strategy_subscriber_added, strategy_subscriber_r
 from tradeplatform.api import ApplicationError
 
 from .models import StrategySubscription
+from .risk import (
+    DEFAULT_LEVERAGE,
+    DEFAULT_MAX_DAILY_LOSS,
+    DEFAULT_MAX_POSITIONS,
+    DEFAULT_RISK_PER_TRADE,
+    RISK_FIELDS,
+)
 
 ALREADY_SUBSCRIBED = "Already subscribed to this strategy"
-# The subscriber's risk settings: the only writable part of a subscription.
-RISK_FIELDS = (
-    "capital",
-    "risk_per_trade",
-    "leverage",
-    "max_positions",
-    "max_daily_loss",
-    "sl_atr_multiplier",
-    "tp_atr_multiplier",
-)
 
 
 def _active_credential(*, user, broker_credential_id) -> BrokerCredential:
@@ -53,6 +50,22 @@ def _check_minimum_capital(*, strategy, capital: Decimal) -> None:
         raise ApplicationError(message, details={"capital": [message]})
 
 
+_DEFAULTS = {
+    "risk_per_trade": DEFAULT_RISK_PER_TRADE,
+    "leverage": DEFAULT_LEVERAGE,
+    "max_positions": DEFAULT_MAX_POSITIONS,
+    "max_daily_loss": DEFAULT_MAX_DAILY_LOSS,
+}
+
+
+def _setting(strategy, name: str, given):
+    """The subscriber's value, else the author's recommendation, else the default."""
+    for value in (given, strategy.recommended(name)):
+        if value is not None:
+            return value
+    return _DEFAULTS[name]
+
+
 def subscription_create(
     *,
     user,
@@ -67,8 +80,7 @@ def subscription_create(
     tp_atr_multiplier: Decimal | None = None,
 ) -> StrategySubscription:
     """A risk setting left as None takes the strategy's recommendation, else the
-    platform default (`Strategy.risk_default`); the capital must reach the strategy's
-    minimum."""
+    default of `subscriptions.risk`; the capital must reach the strategy's minimum."""
     given = {
         "risk_per_trade": risk_per_trade,
         "leverage": leverage,
@@ -81,10 +93,7 @@ def subscription_create(
             strategy = strategy_get_for_subscription(user=user, strategy_id=strategy_id)
             credential = _active_credential(user=user, broker_credential_id=broker_credential_id)
             _check_minimum_capital(strategy=strategy, capital=capital)
-            risk = {
-                name: strategy.risk_default(name) if value is None else value
-                for name, value in given.items()
-            }
+            risk = {name: _setting(strategy, name, value) for name, value in given.items()}
             if StrategySubscription.objects.filter(
                 user=user, strategy=strategy, is_active=True
             ).exists():

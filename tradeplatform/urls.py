@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/", include("accounts.credential_urls")),
     path("api/", include("strategies.urls")),
     path("api/", include("executions.urls")),
+    path("api/", include("backtests.urls")),
     path("api/", include("subscriptions.urls")),
     # Any other path under /api/ or /auth/ answers the JSON envelope's 404, DEBUG or not
     # (Django's debug page would be HTML).

@@ -12,7 +12,7 @@ from rest_framework import generics
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from executions.backtest_metrics import metrics_from_json
+from backtests.metrics import metrics_from_json
 from strategies.filters import StrategyFilter
 from strategies.models import Strategy
 from strategies.risk import RiskDefaultsSerializer

@@ -2,7 +2,7 @@
 
 Every read is scoped to its user and takes a fixed number of queries, however many rows.
 Percentages (win rates, ROI, P&L %) are rounded once, here, to 2 places; money keeps the
-precision of its column (PnL: `trading.pnl`, 8 places).
+precision of its column (PnL: `rules.pnl`, 8 places).
 
 Orders: until the live-trading issue's Order records exist, an order is shown from a trade
 (its entry, and its exit once closed). `orders_for_user` and `order_row` are the only
@@ -18,9 +18,11 @@ from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
 
 from accounts.models import BrokerCredential
-from executions import trading
-from executions.backtest_metrics import max_drawdown
-from executions.models import Backtest, BacktestTrade, Candle, Trade
+from backtests.metrics import max_drawdown
+from backtests.models import Backtest, BacktestTrade
+from executions.models import Trade
+from executions.trading import rules
+from marketdata.models import Candle
 from strategies.models import Strategy
 from subscriptions.models import StrategySubscription
 
@@ -88,7 +90,7 @@ def position_row(trade: Trade, *, now: datetime) -> dict:
     """An open trade as the SPA's position (LONG/SHORT, unrealized P&L at the current
     price; the entry price while the market has no stored candle)."""
     price = trade.current_price if trade.current_price is not None else trade.entry_price
-    unrealized = trading.pnl(trade.side, trade.quantity, trade.entry_price, price)
+    unrealized = rules.pnl(trade.side, trade.quantity, trade.entry_price, price)
     notional = trade.quantity * trade.entry_price
     subscription = trade.subscription
     return {
@@ -106,7 +108,7 @@ def position_row(trade: Trade, *, now: datetime) -> dict:
         "unrealized_pnl": unrealized,
         "unrealized_pnl_pct": percent(unrealized, notional),
         "leverage": subscription.leverage,
-        "margin_used": (notional / subscription.leverage).quantize(trading.PNL_STEP),
+        "margin_used": (notional / subscription.leverage).quantize(rules.PNL_STEP),
         "open_time": trade.created_at,
         "last_update": now,
         "stop_loss": trade.stop_loss,

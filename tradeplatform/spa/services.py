@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from accounts.models import BrokerCredential
 from accounts.services import broker_credential_create, broker_credential_deactivate
-from executions.engine import _mark_closed, _save_closed
-from executions.exchanges import ccxt_exchange, scrub
+from executions.engine.book import trades_close
+from executions.engine.closing import _mark_closed
 from executions.models import Trade
+from marketdata.exchanges import ccxt_exchange, scrub
 from tradeplatform.api import ApplicationError
 
 from .selectors import credential_newest_active, trade_current_price
@@ -92,7 +93,7 @@ def broker_balance(*, user) -> dict:
 def position_close(*, user, position_id) -> Trade:
     """Close one of the user's open trades now, at the platform's current price (the
     newest stored close of its market), through the engine's own closing path: the exit
-    and PnL (`trading.pnl`) and the subscription's figures move as at a signal exit
+    and PnL (`rules.pnl`) and the subscription's figures move as at a signal exit
     (reason EXIT). Sending the closing order to a live exchange is the order records'
     business (the live-trading issue)."""
     trade = (
@@ -108,6 +109,6 @@ def position_close(*, user, position_id) -> Trade:
     if price is None:
         raise ApplicationError(f"No market price for {trade.symbol} yet", status_code=409)
     _mark_closed(trade, price, Trade.ExitReason.EXIT, timezone.now())
-    if not _save_closed([trade]):  # the engine closed it first
+    if not trades_close([trade]):  # the engine closed it first
         raise ApplicationError("Position is already closed", status_code=409)
     return trade

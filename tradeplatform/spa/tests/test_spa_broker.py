@@ -5,7 +5,7 @@ import pytest
 
 from accounts.models import BrokerCredential
 from accounts.tests.factories import BrokerCredentialFactory, UserFactory
-from executions.tests.binance_standin import CCXT_OPTIONS, BinanceStandIn
+from marketdata.tests.binance_standin import CCXT_OPTIONS, BinanceStandIn
 from subscriptions.tests.factories import SubscriptionFactory
 
 from .client import NUMBER, assert_shape, signed_in

@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import BrokerCredentialFactory, UserFactory
-from executions.backtest_metrics import metrics_to_json
-from executions.models import Backtest, BacktestTrade
-from executions.tests.factories import BacktestFactory
+from backtests.metrics import metrics_to_json
+from backtests.models import Backtest, BacktestTrade
+from backtests.tests.factories import BacktestFactory
 from strategies.tests.factories import StrategyFactory
 from subscriptions.models import StrategySubscription
 from subscriptions.tests.factories import SubscriptionFactory

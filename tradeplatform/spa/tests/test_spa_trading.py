@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from executions.models import Trade
-from executions.tests.factories import CandleFactory, TradeFactory
+from executions.tests.factories import TradeFactory
+from marketdata.tests.factories import CandleFactory
 from strategies.tests.factories import StrategyFactory
 from subscriptions.tests.factories import SubscriptionFactory
 
