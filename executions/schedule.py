@@ -3,15 +3,15 @@
 
 One crontab per resolution, in UTC, firing at the candle boundary; each entry expires
 well within its period so a backlog (beat running while workers are down) never runs a
-tick for a candle a newer one has replaced. Plus the reaper of stale executions and a
-periodic rebuild of the candle registry from the database.
+tick for a candle a newer one has replaced. Plus the reapers of stale executions and
+backtests, and a periodic rebuild of the candle registry from the database.
 """
 
 import json
 
 from django.db import transaction
 
-from strategies.models import RESOLUTIONS
+from marketdata.candles import RESOLUTIONS
 
 # minute, hour for each resolution (day_of_week, day_of_month, month_of_year are "*").
 RESOLUTION_CRONTABS = {
@@ -24,6 +24,7 @@ RESOLUTION_CRONTABS = {
     1440: ("0", "0"),
 }
 REAPER_NAME = "executions: reap stale executions"
+BACKTEST_REAPER_NAME = "backtests: reap stale backtests"
 REGISTRY_RECONCILE_NAME = "strategies: reconcile the candle registry"
 assert set(RESOLUTION_CRONTABS) == set(RESOLUTIONS)
 
@@ -86,16 +87,23 @@ def periodic_tasks_setup() -> list[str]:
         )
         for resolution, (minute, hour) in RESOLUTION_CRONTABS.items()
     ]
-    names.append(
+    # Every minute, the rows a lost worker left RUNNING become FAILED. The backtests app (a
+    # floor above) has its own reaper task: named here, not imported, so the one schedule
+    # lives in one place.
+    names += [
         _periodic_task(
-            name=REAPER_NAME,
-            task="executions.reap_stale_executions",
+            name=name,
+            task=task,
             crontab=_crontab("*", "*"),
             args=[],
             expire_seconds=50,
-            description="Mark executions left RUNNING by a lost worker as FAILED.",
+            description=f"Mark {rows} left RUNNING by a lost worker as FAILED.",
         )
-    )
+        for name, task, rows in (
+            (REAPER_NAME, "executions.reap_stale_executions", "executions"),
+            (BACKTEST_REAPER_NAME, "backtests.reap_stale_backtests", "backtests"),
+        )
+    ]
     # A registry write that failed after its commit (Redis away) or lost a race between a
     # cancel and a subscribe is mended here: PostgreSQL is the source of truth.
     names.append(

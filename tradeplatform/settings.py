@@ -3,9 +3,17 @@
 Every value has a development default, except the secrets: with ``DEBUG`` off the
 platform refuses to start without ``SECRET_KEY`` and ``FIELD_ENCRYPTION_KEYS``.
 A ``<NAME>_FILE`` variable (Docker secrets) is read in place of ``<NAME>``.
+
+While a development stack runs (`make run`: scripts/devstack.py), ``var/services.env``
+(or ``SERVICES_ENV_FILE``) holds the URLs of its embedded PostgreSQL and Redis and
+``DEBUG=1``; a variable that is not set in the environment is taken from there, so
+`python manage.py run_candle …` in another terminal works against that stack. The
+environment always wins, and the file exists only while the stack runs (production has
+no var/: see .dockerignore).
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -14,6 +22,9 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+SERVICES_ENV = Path(env.str("SERVICES_ENV_FILE", default=str(BASE_DIR / "var" / "services.env")))
+if SERVICES_ENV.exists():
+    environ.Env.read_env(SERVICES_ENV, overwrite=False)
 
 
 def _secret(name: str, *, dev_default: str) -> str:
@@ -56,10 +67,14 @@ INSTALLED_APPS = [
     "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The project's apps, lowest floor first (imports run one way: accounts, marketdata <-
+    # strategies <- subscriptions <- executions <- backtests).
     "accounts",
+    "marketdata",
     "strategies",
     "subscriptions",
     "executions",
+    "backtests",
 ]
 
 MIDDLEWARE = [
@@ -96,21 +111,21 @@ TEMPLATES = [
     },
 ]
 
+# PostgreSQL only (one query path). Without DATABASE_URL (and no development stack
+# running) a local server's `tradeplatform` database.
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/tradeplatform"),
 }
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://…)")
 # Persistent connections (checked before reuse): a new PostgreSQL connection per request
 # cost more than the strategy list itself (bench/RESULTS.md). 0 closes after each request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # libpq waits forever for a host that drops packets; a request should fail fast (503).
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5)
-    )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, worker and beat share the embedded database: wait for the write lock.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+# libpq waits forever for a host that drops packets; a request should fail fast (503).
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5)
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -212,7 +227,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Three models have a `status` with different choices: name the backtest's.
-    "ENUM_NAME_OVERRIDES": {"BacktestStatusEnum": "executions.models.Backtest.Status"},
+    "ENUM_NAME_OVERRIDES": {"BacktestStatusEnum": "backtests.models.Backtest.Status"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
@@ -243,7 +258,20 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": _secret("JWT_SIGNING_KEY", dev_default=SECRET_KEY),
     "USER_ID_FIELD": "id",
+    # Our access tokens, and the revocable session tokens of the original SPA's sign-in
+    # (accounts.tokens.SessionToken).
+    "AUTH_TOKEN_CLASSES": (
+        "rest_framework_simplejwt.tokens.AccessToken",
+        "accounts.tokens.SessionToken",
+    ),
 }
+
+# The original system's SPA (tradeplatform.spa): its sign-in keeps one token for the whole
+# browser session (its NextAuth session lasts 24 hours) and never refreshes it; the broker
+# its key form connects (`paper`, or a ccxt exchange id); the balance a paper account shows.
+SPA_SESSION_HOURS = env.int("SPA_SESSION_HOURS", default=24)
+SPA_BROKER = env.str("SPA_BROKER", default="paper")
+SPA_PAPER_BALANCE = Decimal(env.str("SPA_PAPER_BALANCE", default="100000"))
 
 # Celery: Redis is the broker. The time limit stays well below the broker's visibility
 # timeout, so a task is never redelivered while it still runs; late acks are safe only
@@ -287,9 +315,10 @@ elif SANDBOX_BACKEND == "unconfined":
 SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", default=5.0)
 SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=5)
 SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)
-# The execution lock must outlive the sandbox's wall clock plus the time to write the
-# trades (executions.checks refuses a shorter one); the database row stays the fence.
-EXECUTION_LOCK_TIMEOUT = env.int("EXECUTION_LOCK_TIMEOUT", default=60)
+# How far from the platform's price (the signal candle's close) a strategy's stopLoss and
+# takeProfit may lie, as a fraction of it (executions.trading.signal_parser); farther is a
+# FAILED signal.
+SIGNAL_PRICE_BAND = Decimal(env.str("SIGNAL_PRICE_BAND", default="0.5"))
 # Backtests run on their own queue (a worker started with -Q backtests, see Procfile), so
 # a long replay never holds up a candle close; their own time limit; a cap on their size.
 CELERY_TASK_ROUTES = {"executions.run_backtest": {"queue": "backtests"}}
@@ -298,7 +327,7 @@ BACKTEST_MAX_CANDLES = env.int("BACKTEST_MAX_CANDLES", default=200_000)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# Market data (executions.marketdata): where candles come from. "synthetic" is a
+# Market data (marketdata.providers): where candles come from. "synthetic" is a
 # deterministic offline market; "ccxt" reads MARKET_DATA_EXCHANGE's public OHLCV; "csv"
 # reads MARKET_DATA_CSV_DIR/<SYMBOL>-<RESOLUTION>.csv.
 MARKET_DATA_PROVIDER = env.str("MARKET_DATA_PROVIDER", default="synthetic")

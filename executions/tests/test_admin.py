@@ -26,7 +26,7 @@ def test_execution_list_filters(admin_client):
         "status__exact=COMPLETED",
         f"strategy__id__exact={execution.strategy_id}",
         "resolution__exact=5",
-        "scheduled_time__year=2026&scheduled_time__month=1",
+        "candle_close__year=2026&candle_close__month=1",
     ):
         response = admin_client.get(f"/admin/executions/strategyexecution/?{query}")
         assert response.status_code == 200, query
@@ -37,3 +37,18 @@ def test_trade_pages_render(admin_client):
     trade = TradeFactory()
     assert admin_client.get("/admin/executions/trade/").status_code == 200
     assert admin_client.get(f"/admin/executions/trade/{trade.pk}/change/").status_code == 200
+
+
+def test_the_execution_list_shows_and_filters_the_closes_missed_in_the_last_hour(admin_client):
+    from django.utils import timezone
+
+    missed = ExecutionFactory(
+        status="SKIPPED",
+        error_message="missed: the queue was 75 s behind",
+        completed_at=timezone.now(),
+    )
+    ran = ExecutionFactory()
+    response = admin_client.get("/admin/executions/strategyexecution/?missed=hour")
+    html = response.content.decode()
+    assert "1 candle close(s) missed in the last hour" in html
+    assert str(missed.pk) in html and str(ran.pk) not in html

@@ -1,6 +1,7 @@
 import base64
 import json
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -10,14 +11,12 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_redis import get_redis_connection
 
-from executions.candles import candle_close_floor
 from executions.checks import execution_settings_check
-from executions.marketdata.services import candles_backfill
 from executions.models import StrategyExecution
 from executions.schedule import RESOLUTION_CRONTABS
 from executions.tasks import reap_stale_executions, resolution_tick, run_strategy
 from executions.tests.factories import ExecutionFactory
-from executions.tests.flow import (
+from executions.tests.helpers import (
     BUY_WITH_STOPS,
     CLOSE,
     HOLD,
@@ -26,6 +25,8 @@ from executions.tests.flow import (
     make_candles,
     make_strategy,
 )
+from marketdata.candles import candle_close_floor
+from marketdata.services import candles_backfill
 from strategies import registry
 from subscriptions.tests.factories import SubscriptionFactory
 from tradeplatform.celery import app as celery_app
@@ -66,7 +67,7 @@ def test_tick_runs_registered_strategies_of_its_resolution_only():
     assert enqueued == 1
     execution = StrategyExecution.objects.get()
     assert execution.strategy_id == registered.id
-    assert execution.scheduled_time in {before, after}
+    assert execution.candle_close in {before, after}
     assert execution.status == Status.COMPLETED, execution.error_message
     assert not StrategyExecution.objects.filter(strategy__in=[other_resolution, unregistered])
 
@@ -86,7 +87,7 @@ def test_tick_rebuilds_a_lost_registry_from_the_database():
     assert StrategyExecution.objects.filter(strategy=strategy).exists()
 
 
-def test_fan_out_messages_carry_ids_and_an_expiry_within_the_period():
+def test_fan_out_writes_the_expected_rows_and_messages_of_ids_that_never_expire():
     strategy = subscribed()
     redis = get_redis_connection("default")
     celery_app.conf.task_always_eager = False
@@ -102,8 +103,11 @@ def test_fan_out_messages_carry_ids_and_an_expiry_within_the_period():
     headers = runs[0]["headers"]
     args, kwargs, _ = json.loads(base64.b64decode(runs[0]["body"]))
     assert (args, kwargs) == ([str(strategy.id), close.isoformat()], {})
-    expires = timezone.datetime.fromisoformat(headers["expires"])
-    assert close < expires <= close + timedelta(seconds=PERIOD_SECONDS)
+    # An expired message would vanish without a row: the row carries the deadline instead.
+    assert headers["expires"] is None
+    expected = StrategyExecution.objects.get(strategy=strategy, candle_close=close)
+    assert expected.status == Status.PENDING
+    assert close < expected.deadline <= close + timedelta(seconds=PERIOD_SECONDS)
     assert "secret" not in json.dumps(runs[0]).lower()
 
 
@@ -152,7 +156,9 @@ def test_setup_periodic_tasks_is_idempotent():
     reconcile = PeriodicTask.objects.get(task="strategies.registry_reconcile")
     assert reconcile.crontab.minute == "*/5"
     assert reconcile.expire_seconds < 5 * 60
-    assert PeriodicTask.objects.count() == 9
+    backtest_reaper = PeriodicTask.objects.get(task="backtests.reap_stale_backtests")
+    assert (backtest_reaper.crontab.minute, backtest_reaper.crontab.hour) == ("*", "*")
+    assert PeriodicTask.objects.count() == 10
 
 
 def test_run_candle_command_prints_one_line_per_execution():
@@ -195,9 +201,10 @@ class TestSettingsChecks:
     @pytest.mark.parametrize(
         ("overrides", "error_id"),
         [
-            ({"EXECUTION_LOCK_TIMEOUT": 12, "SANDBOX_WALL_SECONDS": 5}, "executions.E001"),
             ({"CELERY_TASK_TIME_LIMIT": 3600}, "executions.E002"),
             ({"CELERY_WORKER_PREFETCH_MULTIPLIER": 4}, "executions.E003"),
+            ({"SIGNAL_PRICE_BAND": Decimal(0)}, "executions.E004"),
+            ({"SIGNAL_PRICE_BAND": Decimal(1)}, "executions.E004"),
         ],
     )
     def test_inconsistent_settings_fail(self, overrides, error_id):
