@@ -69,3 +69,10 @@ def other_client(other_user):
 @pytest.fixture
 def staff_client(staff_user):
     return _client_for(staff_user)
+
+
+@pytest.fixture
+def orders_worker_keys(settings):
+    """This test plays the orders worker: it holds the (development) private key that
+    opens broker credentials. Every other test is a process without it."""
+    settings.BROKER_PRIVATE_KEYS = settings.DEV_BROKER_PRIVATE_KEY_FILE.read_text().split()

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from .models import BrokerCredential, User
+from .services import broker_credential_seal
 
 
 @admin.register(User)
@@ -21,7 +22,8 @@ class UserAdmin(DjangoUserAdmin):
 
 
 class BrokerCredentialForm(forms.ModelForm):
-    """The key and secret can be replaced but are never rendered back, not even masked."""
+    """The key and secret can be replaced (sealed on save) but are never rendered back,
+    not even masked: the admin, like the web process it runs in, cannot open them."""
 
     api_key = forms.CharField(
         required=False,
@@ -36,23 +38,31 @@ class BrokerCredentialForm(forms.ModelForm):
 
     class Meta:
         model = BrokerCredential
-        fields = ["user", "broker_name", "api_key", "api_secret", "is_active"]
+        fields = ["user", "broker_name", "is_active", "inactive_reason"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Nothing of the stored values goes into the page.
-        self.initial.pop("api_key", None)
-        self.initial.pop("api_secret", None)
         if self.instance._state.adding:
             self.fields["api_key"].required = True
             self.fields["api_secret"].required = True
 
     def clean(self):
         cleaned = super().clean()
-        for name in ("api_key", "api_secret"):
-            if not cleaned.get(name) and not self.instance._state.adding:
-                cleaned[name] = getattr(self.instance, name)
+        if bool(cleaned.get("api_key")) != bool(cleaned.get("api_secret")):
+            raise forms.ValidationError("Replace the key and the secret together.")
         return cleaned
+
+    def save(self, commit=True):
+        credential = super().save(commit=False)
+        if self.cleaned_data.get("api_key"):
+            broker_credential_seal(
+                credential=credential,
+                api_key=self.cleaned_data["api_key"],
+                api_secret=self.cleaned_data["api_secret"],
+            )
+        if commit:
+            credential.save()
+        return credential
 
 
 @admin.register(BrokerCredential)

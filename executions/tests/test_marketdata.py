@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 
+from executions.exchange_standin import CCXT_OPTIONS, StandInExchange
 from executions.marketdata import Bar, MarketDataError, get_provider
 from executions.marketdata import exchange as exchange_module
 from executions.marketdata.csv_file import CsvProvider
@@ -17,7 +18,6 @@ from executions.marketdata.services import (
 )
 from executions.marketdata.synthetic import SyntheticMarket, SyntheticProvider
 from executions.models import Candle
-from executions.tests.binance_standin import CCXT_OPTIONS, BinanceStandIn
 from executions.tests.factories import CandleFactory
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -218,7 +218,7 @@ def _klines(start, count, minutes=1):
 @pytest.fixture
 def binance(settings):
     klines = {("BTCUSDT", "1m"): _klines(T0, 30), ("BTCUSDT", "5m"): _klines(T0, 12, 5)}
-    with BinanceStandIn(klines=klines) as standin:
+    with StandInExchange(klines=klines) as standin:
         settings.CCXT_API_URL = standin.url
         settings.CCXT_OPTIONS = CCXT_OPTIONS
         yield standin
@@ -282,7 +282,7 @@ def test_ccxt_provider_errors_are_market_data_errors(binance):
 
 
 def test_ccxt_provider_reports_an_unreachable_exchange(settings):
-    with BinanceStandIn() as standin:
+    with StandInExchange() as standin:
         url = standin.url
     settings.CCXT_API_URL = url  # the stand-in has stopped: connection refused
     settings.CCXT_OPTIONS = CCXT_OPTIONS

@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import UserFactory
+from executions.exchange_standin import CCXT_OPTIONS, StandInExchange
 from executions.models import StrategyExecution, Trade
-from executions.tests.binance_standin import CCXT_OPTIONS, BinanceStandIn
 from executions.tests.factories import CandleFactory
 from executions.tests.flow import CLOSE, PERIOD, RESOLUTION, SYMBOL, make_candles
 
@@ -29,7 +29,7 @@ BUY = (
 
 @pytest.fixture
 def exchange(settings):
-    with BinanceStandIn(accounts={API_KEY: API_SECRET}, fill_price="100") as standin:
+    with StandInExchange(accounts={API_KEY: API_SECRET}, prices={"BTCUSDT": "100"}) as standin:
         settings.CCXT_API_URL = standin.url
         settings.CCXT_OPTIONS = CCXT_OPTIONS
         yield standin
@@ -56,7 +56,7 @@ class Seen:
         assert leaks == []
 
 
-def test_no_secret_in_logs_answers_or_admin(exchange, caplog):
+def test_no_secret_in_logs_answers_or_admin(exchange, caplog, orders_worker_keys):
     caplog.set_level(logging.DEBUG)  # the root logger, and with it every library's
     seen = Seen()
     owner = UserFactory()
@@ -67,7 +67,7 @@ def test_no_secret_in_logs_answers_or_admin(exchange, caplog):
         "create credential",
         api.post(
             "/api/broker-credentials",
-            {"brokerName": "binance", "apiKey": API_KEY, "apiSecret": API_SECRET},
+            {"brokerName": "binanceusdm", "apiKey": API_KEY, "apiSecret": API_SECRET},
             format="json",
         ),
         201,
@@ -112,7 +112,7 @@ def test_no_secret_in_logs_answers_or_admin(exchange, caplog):
     )
     execution = StrategyExecution.objects.get(scheduled_time=CLOSE)
     assert execution.status == StrategyExecution.Status.COMPLETED, execution.error_message
-    assert exchange.orders, "the order never reached the exchange"
+    assert exchange.book.orders, "the order never reached the exchange"
     trade = Trade.objects.get(execution=execution)
     # The next candle reaches the take-profit: the trade closes.
     CandleFactory(open_time=CLOSE, high=Decimal("120"), close=Decimal("115"))
