@@ -3,8 +3,9 @@
 
 One crontab per resolution, in UTC, firing at the candle boundary; each entry expires
 well within its period so a backlog (beat running while workers are down) never runs a
-tick for a candle a newer one has replaced. Plus the reaper of stale executions and a
-periodic rebuild of the candle registry from the database.
+tick for a candle a newer one has replaced. Plus the reaper of stale executions, a
+periodic rebuild of the candle registry from the database, and the reconciliation of
+orders and positions with the exchanges (every minute, on the `orders` queue).
 """
 
 import json
@@ -25,6 +26,7 @@ RESOLUTION_CRONTABS = {
 }
 REAPER_NAME = "executions: reap stale executions"
 REGISTRY_RECONCILE_NAME = "strategies: reconcile the candle registry"
+ORDERS_RECONCILE_NAME = "executions: reconcile orders and positions with the exchanges"
 assert set(RESOLUTION_CRONTABS) == set(RESOLUTIONS)
 
 
@@ -106,6 +108,17 @@ def periodic_tasks_setup() -> list[str]:
             args=[],
             expire_seconds=240,
             description="Rebuild the Redis candle registry from the database.",
+        )
+    )
+    # The book against each exchange: unfinished orders looked up, positions compared.
+    names.append(
+        _periodic_task(
+            name=ORDERS_RECONCILE_NAME,
+            task="executions.orders_reconcile",
+            crontab=_crontab("*", "*"),
+            args=[],
+            expire_seconds=50,
+            description="Look up unfinished orders and compare positions, per credential.",
         )
     )
     return names

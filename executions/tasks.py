@@ -13,7 +13,14 @@ from redis.exceptions import RedisError
 from executions.backtest import backtest_run
 from executions.candles import candle_close_floor
 from executions.engine import candle_close_prepare, execution_run
-from executions.models import Backtest, StrategyExecution
+from executions.models import Backtest, Order, StrategyExecution
+from executions.orders import credential_reconcile as credential_reconcile_service
+from executions.orders import (
+    credentials_to_reconcile,
+    order_process,
+    orders_process,
+)
+from executions.orders import order_sync as order_sync_service
 from strategies.registry import (
     registry_active_candles,
     registry_ensure_built,
@@ -115,3 +122,40 @@ def stale_backtests_reap(*, now: datetime) -> int:
         time_limit=settings.BACKTEST_TIME_LIMIT,
         message="worker lost or time limit exceeded (reaped)",
     )
+
+
+# -- the `orders` queue: served by the orders worker alone (it holds the broker key) ------
+
+
+@shared_task(name="executions.orders_submit")
+def orders_submit(order_ids: list[str]) -> int:
+    """Send (or look up) a batch of orders written by a candle close or a close request."""
+    orders_process(order_ids=order_ids)
+    return len(order_ids)
+
+
+@shared_task(name="executions.order_sync")
+def order_sync(order_id: str, round_: int = 0) -> str:
+    """Look an unanswered order up by its client order id (and send it again only when
+    the exchange has no such order, see executions.orders)."""
+    order = Order.objects.select_related("trade__subscription", "credential").get(id=order_id)
+    if order.status in Order.ACTIVE:
+        if order.status == Order.Status.NEW:
+            order_process(order_id=order_id)
+        else:
+            order_sync_service(order=order, round_=round_)
+    return order.status
+
+
+@shared_task(name="executions.orders_reconcile")
+def orders_reconcile() -> int:
+    """Every minute (beat): one reconciliation per credential with anything open."""
+    credential_ids = credentials_to_reconcile()
+    for credential_id in credential_ids:
+        credential_reconcile.delay(str(credential_id))
+    return len(credential_ids)
+
+
+@shared_task(name="executions.credential_reconcile")
+def credential_reconcile(credential_id: str) -> int:
+    return len(credential_reconcile_service(credential_id=credential_id))

@@ -295,7 +295,14 @@ SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)
 EXECUTION_LOCK_TIMEOUT = env.int("EXECUTION_LOCK_TIMEOUT", default=60)
 # Backtests run on their own queue (a worker started with -Q backtests, see Procfile), so
 # a long replay never holds up a candle close; their own time limit; a cap on their size.
-CELERY_TASK_ROUTES = {"executions.run_backtest": {"queue": "backtests"}}
+CELERY_TASK_ROUTES = {
+    "executions.run_backtest": {"queue": "backtests"},
+    # The orders worker alone holds the broker private key (BROKER_PRIVATE_KEYS).
+    "executions.orders_submit": {"queue": "orders"},
+    "executions.order_sync": {"queue": "orders"},
+    "executions.credential_reconcile": {"queue": "orders"},
+    "executions.orders_reconcile": {"queue": "orders"},
+}
 BACKTEST_TIME_LIMIT = env.int("BACKTEST_TIME_LIMIT", default=1800)
 BACKTEST_MAX_CANDLES = env.int("BACKTEST_MAX_CANDLES", default=200_000)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -316,6 +323,14 @@ CCXT_API_URL = env.str("CCXT_API_URL", default="")
 # worker (executions.ratelimit; ccxt's own rate when an exchange is not named), and the
 # fee rate of the paper exchange's fills.
 ORDERS_RATE_LIMITS = env.json("ORDERS_RATE_LIMITS", default={})
+# Orders per `orders` task; seconds before an unanswered order is looked up again, how many
+# lookups in a row, how many that find nothing before an unacknowledged order is sent
+# again (same client order id); how old a NEW order must be for reconciliation to send it.
+ORDERS_TASK_BATCH = env.int("ORDERS_TASK_BATCH", default=10)
+ORDERS_LOOKUP_DELAY_SECONDS = env.float("ORDERS_LOOKUP_DELAY_SECONDS", default=2.0)
+ORDERS_LOOKUP_ROUNDS = env.int("ORDERS_LOOKUP_ROUNDS", default=5)
+ORDERS_NOT_FOUND_CONFIRMATIONS = env.int("ORDERS_NOT_FOUND_CONFIRMATIONS", default=3)
+ORDERS_STALE_NEW_SECONDS = env.int("ORDERS_STALE_NEW_SECONDS", default=120)
 PAPER_FEE_RATE = Decimal(env.str("PAPER_FEE_RATE", default="0"))
 
 SESSION_COOKIE_HTTPONLY = True
