@@ -1,13 +1,22 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from .models import BrokerCredential, User
 from .services import broker_credential_seal
+from .signals import positions_flatten_requested
+
+
+@admin.action(description="Flatten: close every open position of the selected users")
+def flatten_users(modeladmin, request, queryset):
+    ids = list(queryset.values_list("id", flat=True))
+    positions_flatten_requested.send(sender=User, user_ids=ids)
+    modeladmin.message_user(request, f"Positions of {len(ids)} user(s) closing.", messages.SUCCESS)
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    actions = [flatten_users]
     ordering = ["email"]
     list_display = ["email", "is_staff", "is_active", "date_joined", "last_login"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
@@ -68,7 +77,14 @@ class BrokerCredentialForm(forms.ModelForm):
 @admin.register(BrokerCredential)
 class BrokerCredentialAdmin(admin.ModelAdmin):
     form = BrokerCredentialForm
-    list_display = ["user", "broker_name", "masked_key", "is_active", "created_at"]
+    list_display = [
+        "user",
+        "broker_name",
+        "masked_key",
+        "is_active",
+        "inactive_reason",
+        "created_at",
+    ]
     list_filter = ["broker_name", "is_active"]
     search_fields = ["user__email", "broker_name"]
     list_select_related = ["user"]

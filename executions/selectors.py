@@ -1,4 +1,4 @@
-"""Reads of the executions app that the API needs: backtests and who may run them."""
+"""Reads of the executions app that the API needs: backtests and who may run them, orders."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
@@ -7,7 +7,7 @@ from strategies.models import Strategy
 from strategies.selectors import NOT_FOUND as STRATEGY_NOT_FOUND
 from tradeplatform.api import ApplicationError
 
-from .models import Backtest
+from .models import Backtest, Order
 
 BACKTEST_NOT_FOUND = "Backtest not found"
 
@@ -42,3 +42,17 @@ def backtest_get(*, user, strategy: Strategy, backtest_id) -> Backtest:
     if backtest is None:
         raise ApplicationError(BACKTEST_NOT_FOUND, status_code=404)
     return backtest
+
+
+def orders_of_user(*, user, trade_id=None, subscription_id=None) -> QuerySet[Order]:
+    """The user's own orders (through their subscriptions), optionally of one trade or
+    one subscription; a malformed id narrows to nothing."""
+    orders = Order.objects.filter(trade__subscription__user=user)
+    try:
+        if trade_id:
+            orders = orders.filter(trade_id=trade_id)
+        if subscription_id:
+            orders = orders.filter(trade__subscription_id=subscription_id)
+    except DjangoValidationError:
+        return Order.objects.none()
+    return orders

@@ -7,7 +7,7 @@ from strategies.models import RESOLUTION_CHOICES
 from subscriptions.serializers import RiskSettingsSerializer
 
 from .backtest_metrics import metrics_from_json
-from .models import Backtest, BacktestTrade, StrategyExecution, Trade
+from .models import Backtest, BacktestTrade, Order, StrategyExecution, Trade
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -62,8 +62,43 @@ class TradeSerializer(serializers.ModelSerializer):
             "exit_reason",
             "status",
             "pnl",
+            "fees",
             "created_at",
             "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    """An exchange action of one of the caller's trades, as the exchange reported it."""
+
+    trade_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "trade_id",
+            "purpose",
+            "symbol",
+            "side",
+            "type",
+            "reduce_only",
+            "quantity",
+            "price",
+            "trigger_price",
+            "status",
+            "filled_quantity",
+            "average_price",
+            "fee",
+            "exchange_order_id",
+            "client_order_id",
+            "attempts",
+            "last_error",
+            "created_at",
+            "submitted_at",
+            "updated_at",
+            "filled_at",
         ]
         read_only_fields = fields
 

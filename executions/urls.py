@@ -4,6 +4,7 @@ from .views import (
     BacktestDetailView,
     BacktestListCreateView,
     BacktestTradesView,
+    OrdersView,
     StrategyExecutionsView,
     SubscriptionTradesView,
 )
@@ -12,6 +13,7 @@ BACKTESTS = r"^strategy-upload/strategies/(?P<strategy_pk>[^/.]+)/backtests"
 
 # The SPA calls these paths without a trailing slash; one is accepted too.
 urlpatterns = [
+    re_path(r"^orders/?$", OrdersView.as_view(), name="order-list"),
     re_path(
         r"^strategies/subscriptions/(?P<subscription_pk>[^/.]+)/trades/?$",
         SubscriptionTradesView.as_view(),

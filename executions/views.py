@@ -16,13 +16,14 @@ from tradeplatform.api import ApplicationError
 from tradeplatform.schema import answer, schema_generation, uuid_path
 
 from . import selectors, services
-from .models import Backtest, BacktestTrade, StrategyExecution, Trade
+from .models import Backtest, BacktestTrade, Order, StrategyExecution, Trade
 from .serializers import (
     BacktestInputSerializer,
     BacktestListSerializer,
     BacktestSerializer,
     BacktestTradeSerializer,
     ExecutionSerializer,
+    OrderSerializer,
     TradeSerializer,
 )
 
@@ -40,7 +41,7 @@ class _HistoryView(generics.ListAPIView):
     """A paginated history of one object the caller owns; `?status=` narrows it."""
 
     permission_classes = [IsAuthenticated]
-    model: type[Trade] | type[StrategyExecution]
+    model: type[Trade] | type[StrategyExecution] | type[Order]
     ordering: tuple[str, ...]
 
     def owner_rows(self):
@@ -74,6 +75,26 @@ class SubscriptionTradesView(_HistoryView):
         mine = self.request.user.subscriptions.all()
         _owned_or_404(mine, subscription_id, SUBSCRIPTION_NOT_FOUND)
         return Trade.objects.filter(subscription_id=subscription_id)
+
+
+@extend_schema(
+    summary="The caller's orders, newest first; ?status=, ?tradeId=, ?subscriptionId=",
+)
+class OrdersView(_HistoryView):
+    """GET /api/orders — every exchange action of the caller's trades (entries,
+    protections, exits) with its fills, fee and last error; their own only."""
+
+    serializer_class = OrderSerializer
+    envelope_key = "orders"
+    model = Order
+    ordering = ("-created_at", "-id")
+
+    def owner_rows(self):
+        return selectors.orders_of_user(
+            user=self.request.user,
+            trade_id=self.request.query_params.get("tradeId"),
+            subscription_id=self.request.query_params.get("subscriptionId"),
+        )
 
 
 @extend_schema(

@@ -90,8 +90,14 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
         service_action(
             services.subscription_cancel,
             keyword="subscription",
-            description="Cancel the selected subscriptions",
+            description="Cancel the selected subscriptions (closing their positions)",
             done="Cancelled",
+        ),
+        service_action(
+            services.subscription_flatten,
+            keyword="subscription",
+            description="Flatten: close the selected subscriptions' positions at market",
+            done="Positions closing",
         ),
     ]
     list_display = [
@@ -117,6 +123,7 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
         "broker_credential",
         "is_active",
         "is_paused",
+        "pause_reason",
         "subscribed_at",
         "paused_at",
         "unsubscribed_at",
@@ -131,7 +138,16 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
         ("Risk", {"fields": services.RISK_FIELDS}),
         (
             "State",
-            {"fields": ("is_active", "is_paused", "subscribed_at", "paused_at", "unsubscribed_at")},
+            {
+                "fields": (
+                    "is_active",
+                    "is_paused",
+                    "pause_reason",
+                    "subscribed_at",
+                    "paused_at",
+                    "unsubscribed_at",
+                )
+            },
         ),
         (
             "Performance",

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import BrokerCredential
 from accounts.services import user_quota_check
+from accounts.signals import positions_flatten_requested
 from strategies.selectors import strategy_get_for_subscription
 from strategies.services import strategy_subscriber_added, strategy_subscriber_removed
 from tradeplatform.api import ApplicationError
@@ -122,16 +123,19 @@ def subscription_resume(*, subscription: StrategySubscription) -> StrategySubscr
     if not _claim(
         subscription,
         where={"is_active": True, "is_paused": True},
-        values={"is_paused": False, "paused_at": None},
+        values={"is_paused": False, "paused_at": None, "pause_reason": ""},
     ):
         _refuse_state(subscription, paused_message="Subscription is not paused")
     return subscription
 
 
 @transaction.atomic
-def subscription_cancel(*, subscription: StrategySubscription) -> StrategySubscription:
+def subscription_cancel(
+    *, subscription: StrategySubscription, keep_positions: bool = False
+) -> StrategySubscription:
     """Soft cancel. Only the call whose UPDATE claims the active row moves the strategy's
-    subscriber count (and, for the last subscriber, unregisters the strategy)."""
+    subscriber count (and, for the last subscriber, unregisters the strategy). Its open
+    positions are closed at market, unless the owner asks to keep them."""
     if not _claim(
         subscription,
         where={"is_active": True},
@@ -139,6 +143,18 @@ def subscription_cancel(*, subscription: StrategySubscription) -> StrategySubscr
     ):
         raise ApplicationError("Subscription is already cancelled")
     strategy_subscriber_removed(strategy_id=subscription.strategy_id)
+    if not keep_positions:
+        positions_flatten_requested.send(
+            sender=StrategySubscription, subscription_ids=[subscription.id]
+        )
+    return subscription
+
+
+def subscription_flatten(*, subscription: StrategySubscription) -> StrategySubscription:
+    """An operator closes the subscription's open positions at market (it keeps running)."""
+    positions_flatten_requested.send(
+        sender=StrategySubscription, subscription_ids=[subscription.id]
+    )
     return subscription
 
 

@@ -141,7 +141,9 @@ class SubscriptionViewSet(
         return self.update(request, *args, **kwargs)
 
     def destroy(self, request, *args, **kwargs):
-        services.subscription_cancel(subscription=self.get_object())
+        """Its open positions are closed at market unless `?keepPositions=true`."""
+        keep = request.query_params.get("keepPositions", "").lower() in ("1", "true", "yes")
+        services.subscription_cancel(subscription=self.get_object(), keep_positions=keep)
         return Response({"message": "Subscription cancelled"})
 
     @action(detail=True, methods=["get"])
