@@ -437,6 +437,9 @@ class StandInExchange:
 def _handler_for(standin: StandInExchange):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: without TCP_NODELAY the body waits for
+        # the client's delayed ACK (40 ms) on every answer.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):
             pass
@@ -459,11 +462,14 @@ def _handler_for(standin: StandInExchange):
             if delay:
                 time.sleep(delay)
             payload = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up waiting (a timeout fault)
 
         def do_GET(self):
             self._handle("GET")
