@@ -164,7 +164,7 @@ def broker_credential_create(
 
 
 def _credential_check(*, broker_name: str, api_key: str, api_secret: str) -> None:
-    from executions.exchanges import CredentialCheck, credential_check
+    from marketdata.exchanges import CredentialCheck, credential_check
 
     outcome = credential_check(exchange_id=broker_name, api_key=api_key, secret=api_secret)
     if outcome is CredentialCheck.INVALID:

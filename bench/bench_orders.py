@@ -4,7 +4,7 @@ exchange, with latency, a rate limit and faults.
 Usage: python bench/bench_orders.py [--subscribers 1000] [--latency 0.05] [--rate 200]
        [--threads 32] [--faults 20]
 
-The stand-in (``python -m executions.exchange_standin``, its own process) answers every
+The stand-in (``python -m marketdata.exchange_standin``, its own process) answers every
 request after `--latency` seconds and refuses more than 1.25 x `--rate` requests per
 second with a 429; the platform allows itself `--rate` (ORDERS_RATE_LIMITS). `--faults`
 requests of each kind go wrong: a timeout after the order was accepted, a connection
@@ -67,7 +67,7 @@ def start_standin(state: Path, *, latency: float, rate: float) -> tuple[subproce
         [
             sys.executable,
             "-m",
-            "executions.exchange_standin",
+            "marketdata.exchange_standin",
             "--port",
             str(free_port()),
             "--state",
@@ -121,7 +121,7 @@ def seed(subscribers: int, url: str) -> tuple[list, dict]:
         for user, credential in zip(users, credentials, strict=True)
     )
     execution = StrategyExecution.objects.create(
-        strategy=strategy, symbol="BTCUSDT", resolution=5, scheduled_time=CLOSE, status="COMPLETED"
+        strategy=strategy, symbol="BTCUSDT", resolution=5, candle_close=CLOSE, status="COMPLETED"
     )
     with transaction.atomic():
         trades = Trade.objects.bulk_create(
@@ -151,7 +151,7 @@ def seed(subscribers: int, url: str) -> tuple[list, dict]:
 
 
 def start_worker(env: dict, *, url: str, rate: float, threads: int, log: Path) -> subprocess.Popen:
-    from executions.exchange_standin import CCXT_OPTIONS
+    from marketdata.exchange_standin import CCXT_OPTIONS
 
     worker_env = {
         **env,
@@ -250,7 +250,7 @@ def sequential_baseline(url: str, count: int) -> float:
     from django.conf import settings
 
     from executions.brokers import MARKET, CcxtBroker, OrderRequest
-    from executions.exchange_standin import CCXT_OPTIONS
+    from marketdata.exchange_standin import CCXT_OPTIONS
 
     settings.CCXT_API_URL, settings.CCXT_OPTIONS = url, CCXT_OPTIONS
     settings.ORDERS_RATE_LIMITS = {"binanceusdm": 10_000}

@@ -29,8 +29,7 @@ from typing import Protocol
 from django.conf import settings
 
 from accounts.services import broker_credential_open
-
-from .exchanges import (
+from marketdata.exchanges import (
     PAPER,
     ExchangeConfigError,
     ccxt_exchange,
@@ -39,11 +38,13 @@ from .exchanges import (
     public_exchange,
     scrub,
 )
+
 from .ratelimit import rate_limit_wait
+from .trading.enums import Side
 
 logger = logging.getLogger(__name__)
 
-SIDES = ("BUY", "SELL")
+SIDES = tuple(Side.values)
 MARKET, STOP_MARKET, TAKE_PROFIT_MARKET = "MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET"
 # The statuses an exchange answers, named as the platform's Order.Status.
 SUBMITTED, PARTIALLY_FILLED, FILLED = "SUBMITTED", "PARTIALLY_FILLED", "FILLED"

@@ -40,7 +40,6 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import BrokerCredential
-from executions import trading
 from executions.brokers import (
     BrokerAmbiguous,
     BrokerAuthFailed,
@@ -51,6 +50,7 @@ from executions.brokers import (
     get_broker,
 )
 from executions.models import Order, Trade, client_order_id
+from executions.trading import rules
 from subscriptions.models import StrategySubscription
 from subscriptions.trade_stats import subscription_stats_apply_closed_trades
 
@@ -124,12 +124,15 @@ def entry_orders_create(*, execution, entries: list[tuple]) -> list:
     return [order.id for order in orders]
 
 
-def trades_close_request(*, trades: list[Trade], reason: str, prices: dict, execution=None) -> list:
+def trades_close_request(
+    *, trades: list[Trade], reason: str, prices: dict, execution=None, closed_at=None
+) -> list:
     """Close open trades through the exchange: each becomes CLOSING and gets a NEW
     reduce-only market order (STOP_LOSS / TAKE_PROFIT for a watched level, else EXIT) at
-    its reference price (`prices`: trade id → price). A trade whose entry was never sent
-    is cancelled instead. Only trades still OPEN in the database move. Answers the ids
-    of the orders written."""
+    its reference price (`prices`: trade id → price). `closed_at` (default now; the
+    engine gives the candle time it closes at) becomes the trade's close time when its
+    fills close it. A trade whose entry was never sent is cancelled instead. Only trades
+    still OPEN in the database move. Answers the ids of the orders written."""
     ids = [trade.id for trade in trades]
     claimed = set(
         Trade.objects.filter(id__in=ids, status=Trade.Status.OPEN).values_list("id", flat=True)
@@ -148,7 +151,7 @@ def trades_close_request(*, trades: list[Trade], reason: str, prices: dict, exec
         _trades_cancel(trade_ids=unsent)
     closing = [trade for trade in trades if trade.id in claimed - unsent]
     Trade.objects.filter(id__in=[t.id for t in closing], status=Trade.Status.OPEN).update(
-        status=Trade.Status.CLOSING, exit_reason=reason
+        status=Trade.Status.CLOSING, exit_reason=reason, closed_at=closed_at or timezone.now()
     )
     credentials = dict(
         Trade.objects.filter(id__in=[t.id for t in closing]).values_list(
@@ -497,9 +500,9 @@ def _trade_apply(trade: Trade, order: Order, broker) -> str:
     trade.exit_reason = trade.exit_reason or _REASON_OF_PURPOSE[order.purpose]
     if order.purpose in PROTECTIONS and order.type != Order.Type.MARKET:
         trade.exit_reason = _REASON_OF_PURPOSE[order.purpose]  # the exchange's protection
-    trade.pnl = trading.pnl(trade.side, trade.quantity, trade.entry_price, exit_price) - trade.fees
+    trade.pnl = rules.pnl(trade.side, trade.quantity, trade.entry_price, exit_price) - trade.fees
     trade.status = Trade.Status.CLOSED
-    trade.closed_at = timezone.now()
+    trade.closed_at = trade.closed_at or timezone.now()  # the engine's candle time, if it decided
     trade.save(update_fields=["fees", "exit_price", "exit_reason", "pnl", "status", "closed_at"])
     subscription_stats_apply_closed_trades(closed=[(trade.subscription_id, trade.pnl)])
     return "closed"

@@ -12,8 +12,9 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from executions.models import Candle, Trade
+from executions.models import Trade
 from executions.orders import orders_enqueue, trades_close_request
+from marketdata.models import Candle
 from subscriptions.models import StrategySubscription
 
 logger = logging.getLogger(__name__)

@@ -1,31 +1,21 @@
-"""History views of the SPA: a subscription's trades and a strategy's executions; and
-the backtests of a strategy. They live here because only the executions app may import
-executions' models."""
+"""History views of the SPA: a subscription's trades and a strategy's executions. They
+live here because only the executions app (and above) may import executions' models."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import generics, serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.response import Response
 
 from strategies.models import Strategy
 from strategies.selectors import NOT_FOUND as STRATEGY_NOT_FOUND
 from strategies.selectors import strategy_owned_by
 from subscriptions.selectors import NOT_FOUND as SUBSCRIPTION_NOT_FOUND
 from tradeplatform.api import ApplicationError
-from tradeplatform.schema import answer, schema_generation, uuid_path
+from tradeplatform.schema import schema_generation, uuid_path
 
-from . import selectors, services
-from .models import Backtest, BacktestTrade, Order, StrategyExecution, Trade
-from .serializers import (
-    BacktestInputSerializer,
-    BacktestListSerializer,
-    BacktestSerializer,
-    BacktestTradeSerializer,
-    ExecutionSerializer,
-    OrderSerializer,
-    TradeSerializer,
-)
+from . import selectors
+from .models import Order, StrategyExecution, Trade
+from .serializers import ExecutionSerializer, OrderSerializer, TradeSerializer
 
 
 def _owned_or_404(queryset, pk, message: str) -> None:
@@ -78,6 +68,27 @@ class SubscriptionTradesView(_HistoryView):
 
 
 @extend_schema(
+    summary="A strategy's executions, newest first (author, staff); ?status=",
+    parameters=[uuid_path("strategy_pk")],
+)
+class StrategyExecutionsView(_HistoryView):
+    """GET /api/strategy-upload/strategies/:id/executions — the author's run history
+    (staff may read any)."""
+
+    serializer_class = ExecutionSerializer
+    envelope_key = "executions"
+    model = StrategyExecution
+    ordering = ("-candle_close", "-id")
+
+    def owner_rows(self):
+        strategy_id = self.kwargs["strategy_pk"]
+        user = self.request.user
+        owned = Strategy.objects.all() if user.is_staff else strategy_owned_by(user=user)
+        _owned_or_404(owned, strategy_id, STRATEGY_NOT_FOUND)
+        return StrategyExecution.objects.filter(strategy_id=strategy_id).defer("execution_log")
+
+
+@extend_schema(
     summary="The caller's orders, newest first; ?status=, ?tradeId=, ?subscriptionId=",
 )
 class OrdersView(_HistoryView):
@@ -95,117 +106,3 @@ class OrdersView(_HistoryView):
             trade_id=self.request.query_params.get("tradeId"),
             subscription_id=self.request.query_params.get("subscriptionId"),
         )
-
-
-@extend_schema(
-    summary="A strategy's executions, newest first (author, staff); ?status=",
-    parameters=[uuid_path("strategy_pk")],
-)
-class StrategyExecutionsView(_HistoryView):
-    """GET /api/strategy-upload/strategies/:id/executions — the author's run history
-    (staff may read any)."""
-
-    serializer_class = ExecutionSerializer
-    envelope_key = "executions"
-    model = StrategyExecution
-    ordering = ("-scheduled_time", "-id")
-
-    def owner_rows(self):
-        strategy_id = self.kwargs["strategy_pk"]
-        user = self.request.user
-        owned = Strategy.objects.all() if user.is_staff else strategy_owned_by(user=user)
-        _owned_or_404(owned, strategy_id, STRATEGY_NOT_FOUND)
-        return StrategyExecution.objects.filter(strategy_id=strategy_id).defer("execution_log")
-
-
-class _BacktestMixin:
-    """Under /api/strategy-upload/strategies/:id/backtests: the strategy must be one the
-    caller may backtest (their own, or a public active one); the backtests are theirs."""
-
-    permission_classes = [IsAuthenticated]
-
-    def strategy(self) -> Strategy:
-        return selectors.strategy_for_backtest(
-            user=self.request.user, strategy_id=self.kwargs["strategy_pk"]
-        )
-
-    def backtest(self) -> Backtest:
-        return selectors.backtest_get(
-            user=self.request.user, strategy=self.strategy(), backtest_id=self.kwargs["pk"]
-        )
-
-
-BACKTEST_ANSWER = answer("BacktestAnswer", backtest=BacktestSerializer())
-
-
-@extend_schema_view(
-    get=extend_schema(summary="The caller's backtests of a strategy, newest first"),
-    post=extend_schema(
-        summary="Start a backtest (owner: any strategy; others: a public active one)",
-        request=BacktestInputSerializer,
-        responses={
-            202: answer(
-                "BacktestQueuedAnswer",
-                message=serializers.CharField(),
-                backtest=BacktestSerializer(),
-            )
-        },
-    ),
-)
-@extend_schema(parameters=[uuid_path("strategy_pk")])
-class BacktestListCreateView(_BacktestMixin, generics.ListCreateAPIView):
-    """GET: the caller's backtests of the strategy, newest first (paginated, `backtests`).
-    POST: start one; 202 with its id, the replay runs as a Celery task."""
-
-    envelope_key = "backtests"
-
-    def get_serializer_class(self):
-        if self.request is not None and self.request.method == "POST":
-            return BacktestInputSerializer
-        return BacktestListSerializer
-
-    def get_queryset(self):
-        if schema_generation(self):
-            return Backtest.objects.none()
-        return selectors.backtest_list(user=self.request.user, strategy=self.strategy())
-
-    def post(self, request, *args, **kwargs):
-        data = BacktestInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        backtest = services.backtest_create(
-            user=request.user, strategy_id=self.kwargs["strategy_pk"], **data.validated_data
-        )
-        return Response(
-            {"message": "Backtest queued", "backtest": BacktestSerializer(backtest).data},
-            status=status.HTTP_202_ACCEPTED,
-        )
-
-
-@extend_schema(
-    summary="A backtest: status, progress and, once done, metrics and equity curve",
-    parameters=[uuid_path("strategy_pk"), uuid_path("id")],
-    responses=BACKTEST_ANSWER,
-)
-class BacktestDetailView(_BacktestMixin, generics.GenericAPIView):
-    """GET …/backtests/:id: status, progress and, once done, the results."""
-
-    serializer_class = BacktestSerializer
-
-    def get(self, request, *args, **kwargs):
-        return Response({"backtest": BacktestSerializer(self.backtest()).data})
-
-
-@extend_schema(
-    summary="A backtest's simulated trades, in the order they opened",
-    parameters=[uuid_path("strategy_pk"), uuid_path("id")],
-)
-class BacktestTradesView(_BacktestMixin, generics.ListAPIView):
-    """GET …/backtests/:id/trades: the simulated trades in the order they opened."""
-
-    serializer_class = BacktestTradeSerializer
-    envelope_key = "trades"
-
-    def get_queryset(self):
-        if schema_generation(self):
-            return BacktestTrade.objects.none()
-        return BacktestTrade.objects.filter(backtest=self.backtest()).order_by("entry_time", "id")

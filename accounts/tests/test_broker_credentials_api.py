@@ -5,7 +5,7 @@ import pytest
 from accounts.models import BrokerCredential
 from accounts.services import broker_credential_open
 from accounts.tests.factories import BrokerCredentialFactory
-from executions.exchange_standin import CCXT_OPTIONS, Fault, StandInExchange
+from marketdata.exchange_standin import CCXT_OPTIONS, Fault, StandInExchange
 from subscriptions.tests.factories import SubscriptionFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,25 +3,9 @@ from decimal import Decimal
 
 import factory
 
-from executions.models import Backtest, Candle, StrategyExecution, Trade
+from executions.models import Order, StrategyExecution, Trade
 from strategies.tests.factories import StrategyFactory
 from subscriptions.tests.factories import SubscriptionFactory
-
-
-class CandleFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Candle
-
-    symbol = "BTCUSDT"
-    resolution = 5
-    open_time = factory.Sequence(
-        lambda n: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=5 * n)
-    )
-    open = Decimal("100")
-    high = Decimal("101")
-    low = Decimal("99")
-    close = Decimal("100")
-    volume = Decimal("10")
 
 
 class ExecutionFactory(factory.django.DjangoModelFactory):
@@ -31,7 +15,7 @@ class ExecutionFactory(factory.django.DjangoModelFactory):
     strategy = factory.SubFactory(StrategyFactory)
     symbol = "BTCUSDT"
     resolution = 5
-    scheduled_time = factory.Sequence(
+    candle_close = factory.Sequence(
         lambda n: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=5 * n)
     )
     status = StrategyExecution.Status.COMPLETED
@@ -40,6 +24,7 @@ class ExecutionFactory(factory.django.DjangoModelFactory):
 class TradeFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Trade
+        skip_postgeneration_save = True
 
     subscription = factory.SubFactory(SubscriptionFactory)
     execution = factory.SubFactory(
@@ -52,14 +37,21 @@ class TradeFactory(factory.django.DjangoModelFactory):
     stop_loss = Decimal("95")
     take_profit = Decimal("110")
 
-
-class BacktestFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Backtest
-
-    strategy = factory.SubFactory(StrategyFactory)
-    user = factory.SelfAttribute("strategy.user")
-    symbol = "BTCUSDT"
-    resolution = 5
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    end = datetime(2026, 1, 2, tzinfo=UTC)
+    @factory.post_generation
+    def entry(trade, create, extracted, **kwargs):
+        """Every trade has its ENTRY order; a factory trade's has filled already
+        (`entry=False`: the test writes it)."""
+        if create and extracted is not False:
+            Order.objects.create(
+                trade=trade,
+                execution=trade.execution,
+                credential_id=trade.subscription.broker_credential_id,
+                purpose=Order.Purpose.ENTRY,
+                symbol=trade.symbol,
+                side=trade.side,
+                quantity=trade.quantity,
+                price=trade.entry_price,
+                status=Order.Status.FILLED,
+                filled_quantity=trade.quantity,
+                average_price=trade.entry_price,
+            )

@@ -23,7 +23,7 @@ from executions.brokers import (
     PaperBroker,
     get_broker,
 )
-from executions.exchange_standin import CCXT_OPTIONS, TAKER_FEE, Fault, StandInExchange
+from marketdata.exchange_standin import CCXT_OPTIONS, TAKER_FEE, Fault, StandInExchange
 
 API_KEY = "standin-key-0123456789-WXYZ"
 API_SECRET = "standin-secret-do-not-leak-42"

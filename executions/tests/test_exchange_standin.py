@@ -15,7 +15,7 @@ from executions.brokers import (
     CcxtBroker,
     OrderRequest,
 )
-from executions.exchange_standin import CCXT_OPTIONS, Fault, StandInExchange
+from marketdata.exchange_standin import CCXT_OPTIONS, Fault, StandInExchange
 
 KEY, SECRET = "standin-key-0123456789", "standin-secret-0123456789"
 

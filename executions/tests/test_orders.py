@@ -7,7 +7,6 @@ import pytest
 
 from accounts.models import BrokerCredential
 from accounts.tests.factories import BrokerCredentialFactory
-from executions.exchange_standin import CCXT_OPTIONS, TAKER_FEE, Fault, StandInExchange
 from executions.models import Order, Trade
 from executions.orders import (
     book_positions,
@@ -18,6 +17,7 @@ from executions.orders import (
     trades_close_request,
 )
 from executions.tests.factories import TradeFactory
+from marketdata.exchange_standin import CCXT_OPTIONS, TAKER_FEE, Fault, StandInExchange
 from subscriptions.models import StrategySubscription
 from subscriptions.tests.factories import SubscriptionFactory
 
@@ -59,6 +59,7 @@ def live_trade(*, quantity="0.5", stop="41000", target="43000", side=Trade.Side.
         entry_price=Decimal("42000"),
         stop_loss=Decimal(stop),
         take_profit=Decimal(target) if target else None,
+        entry=False,
     )
     [order_id] = entry_orders_create(
         execution=trade.execution,

@@ -8,7 +8,8 @@ import pytest
 from accounts.tests.factories import UserFactory
 from executions.models import Order, Trade
 from executions.orders import entry_orders_create, orders_process
-from executions.tests.factories import CandleFactory, TradeFactory
+from executions.tests.factories import TradeFactory
+from marketdata.tests.factories import CandleFactory
 from subscriptions.models import StrategySubscription
 from subscriptions.tests.factories import SubscriptionFactory
 
@@ -21,7 +22,7 @@ def paper_trade(django_capture_on_commit_callbacks):
 
     def make(subscription=None):
         subscription = subscription or SubscriptionFactory()
-        trade = TradeFactory(subscription=subscription, quantity=Decimal("2"))
+        trade = TradeFactory(subscription=subscription, quantity=Decimal("2"), entry=False)
         ids = entry_orders_create(
             execution=trade.execution,
             entries=[

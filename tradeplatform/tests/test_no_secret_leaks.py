@@ -12,10 +12,10 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import UserFactory
-from executions.exchange_standin import CCXT_OPTIONS, StandInExchange
 from executions.models import StrategyExecution, Trade
-from executions.tests.factories import CandleFactory
-from executions.tests.flow import CLOSE, PERIOD, RESOLUTION, SYMBOL, make_candles
+from executions.tests.helpers import CLOSE, PERIOD, RESOLUTION, SYMBOL, make_candles
+from marketdata.exchange_standin import CCXT_OPTIONS, StandInExchange
+from marketdata.tests.factories import CandleFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -110,7 +110,7 @@ def test_no_secret_in_logs_answers_or_admin(exchange, caplog, orders_worker_keys
         close=CLOSE.isoformat(),
         stdout=_Sink(output),
     )
-    execution = StrategyExecution.objects.get(scheduled_time=CLOSE)
+    execution = StrategyExecution.objects.get(candle_close=CLOSE)
     assert execution.status == StrategyExecution.Status.COMPLETED, execution.error_message
     assert exchange.book.orders, "the order never reached the exchange"
     trade = Trade.objects.get(execution=execution)
