@@ -246,31 +246,25 @@ def settled() -> bool:
 
 
 def sequential_baseline(url: str, count: int) -> float:
-    """`count` market orders one after another, each on its own account's client."""
+    """`count` market orders one after another, one signed create_order each on its own
+    account's client: what the candle close did before, inside its transaction."""
     from django.conf import settings
 
-    from executions.brokers import MARKET, CcxtBroker, OrderRequest
     from marketdata.exchange_standin import CCXT_OPTIONS
+    from marketdata.exchanges import ccxt_exchange, public_exchange
 
     settings.CCXT_API_URL, settings.CCXT_OPTIONS = url, CCXT_OPTIONS
-    settings.ORDERS_RATE_LIMITS = {"binanceusdm": 10_000}
-    brokers = []
+    markets = public_exchange("binanceusdm").load_markets()
+    clients = []
     for n in range(count):
         control(url, "account", {"apiKey": f"seq-{n}", "secret": f"seq-secret-{n}"})
-        brokers.append(
-            CcxtBroker(exchange_id="binanceusdm", api_key=f"seq-{n}", secret=f"seq-secret-{n}")
-        )
-    brokers[0].rules("BTCUSDT")  # the shared market list, loaded once
+        client = ccxt_exchange("binanceusdm", api_key=f"seq-{n}", secret=f"seq-secret-{n}")
+        client.set_markets(markets)
+        clients.append(client)
     with Timer() as timer:
-        for n, broker in enumerate(brokers):
-            broker.submit(
-                OrderRequest(
-                    symbol="BTCUSDT",
-                    side="BUY",
-                    type=MARKET,
-                    quantity=QUANTITY,
-                    client_order_id=f"seq-{n}",
-                )
+        for n, client in enumerate(clients):
+            client.create_order(
+                "BTC/USDT:USDT", "market", "buy", str(QUANTITY), None, {"clientOrderId": f"seq-{n}"}
             )
     return timer.seconds
 

@@ -319,7 +319,8 @@ class CcxtBroker(_EntryOrderInline):
 
     def _params(self, request: OrderRequest) -> dict:
         params = {"clientOrderId": request.client_order_id}
-        if request.reduce_only:
+        if request.reduce_only and self.native_protections:
+            # A spot account has no position to reduce: a closing sell is a plain sell.
             params["reduceOnly"] = True
         if request.type == STOP_MARKET:
             params["stopLossPrice"] = str(request.trigger_price)
