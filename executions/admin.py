@@ -4,8 +4,11 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from strategies.enums import MISSED
+
 from .models import Order, StrategyExecution, Trade
 from .positions import kill_switch, positions_flatten
+from .selectors import executions_missed
 
 TRADE_FIELDS = [
     "subscription",
@@ -76,6 +79,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class MissedFilter(admin.SimpleListFilter):
+    title = "missed"
+    parameter_name = "missed"
+
+    def lookups(self, request, model_admin):
+        return [("hour", "Missed in the last hour"), ("all", "Missed, any time")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "hour":
+            return queryset.filter(id__in=executions_missed().values("id"))
+        if self.value() == "all":
+            return queryset.filter(
+                status=StrategyExecution.Status.SKIPPED, error_message__startswith=f"{MISSED}:"
+            )
+        return queryset
+
+
 @admin.register(StrategyExecution)
 class StrategyExecutionAdmin(ReadOnlyAdmin):
     list_display = [
@@ -88,6 +108,7 @@ class StrategyExecutionAdmin(ReadOnlyAdmin):
     ]
     list_filter = [
         "status",
+        MissedFilter,
         ("strategy", admin.RelatedOnlyFieldListFilter),
         "resolution",
         "candle_close",
@@ -108,11 +129,24 @@ class StrategyExecutionAdmin(ReadOnlyAdmin):
         "error_message",
         "output",
         "started_at",
+        "deadline",
+        "applied_at",
         "completed_at",
         "duration_ms",
     ]
     readonly_fields = fields
     inlines = [TradeInline]
+
+    def changelist_view(self, request, extra_context=None):
+        missed = executions_missed().count()
+        if missed:
+            self.message_user(
+                request,
+                f"{missed} candle close(s) missed in the last hour (no run traded them by "
+                "their deadline): filter by “missed” to see which.",
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="strategy", ordering="strategy__code")
     def strategy_code(self, obj: StrategyExecution) -> str:

@@ -36,6 +36,12 @@ class StrategyExecution(models.Model):
     error_message = models.TextField(blank=True, default="")
     execution_log = models.TextField(blank=True, default="")
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The run that owns the row while it is RUNNING (engine.fence): only it may end it.
+    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    # Past this moment the close may no longer trade (set by the tick; None: no limit).
+    deadline = models.DateTimeField(null=True, blank=True)
+    # When the close's trading step committed (engine.ordering): closes apply in order.
+    applied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-candle_close"]

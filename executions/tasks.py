@@ -16,8 +16,8 @@ from executions.orders import order_sync as order_sync_service
 from executions.services import stale_executions_reap
 
 
-def _enqueue_run(strategy_id: str, candle_close: datetime, expires: datetime) -> None:
-    run_strategy.apply_async((strategy_id, candle_close.isoformat()), expires=expires)
+def _enqueue_run(strategy_id: str, candle_close: datetime) -> None:
+    run_strategy.delay(strategy_id, candle_close.isoformat())
 
 
 @shared_task(name="executions.resolution_tick")
@@ -29,10 +29,14 @@ def resolution_tick(resolution: int) -> int:
     )
 
 
-# Redis unreachable before the execution row exists (settings cache, lock): nothing was
-# written, so the run is retried with backoff; the message's expiry still bounds it.
+# Redis unreachable before the run claims its row (settings cache): nothing was written,
+# so the run is retried with backoff; the row's deadline still bounds it. A worker killed
+# mid-run gives the message back (late ack, reject on worker lost): the re-delivery takes
+# the close over (`engine.fence`), or finds it past its deadline and says so on its row.
 @shared_task(
     name="executions.run_strategy",
+    acks_late=True,
+    reject_on_worker_lost=True,
     autoretry_for=(RedisError, ConnectionInterrupted),
     retry_backoff=2,
     retry_backoff_max=60,
@@ -47,7 +51,7 @@ def run_strategy(strategy_id: str, candle_close: str) -> str | None:
 
 @shared_task(name="executions.reap_stale_executions")
 def reap_stale_executions() -> int:
-    """RUNNING rows older than the task time limit + a margin lost their worker: FAILED."""
+    """Settle the rows nobody will settle (`services.stale_executions_reap`)."""
     return stale_executions_reap(now=timezone.now())
 
 

@@ -90,7 +90,7 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
         service_action(
             services.subscription_cancel,
             keyword="subscription",
-            description="Cancel the selected subscriptions (closing their positions)",
+            description="Cancel the selected subscriptions (open trades close at the next close)",
             done="Cancelled",
         ),
         service_action(

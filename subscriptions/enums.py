@@ -1,14 +1,8 @@
 """The state of a subscription's position. The position (Trade) belongs to the executions
-app; its status is defined here, one floor lower, so the subscriptions API and admin can
-count open trades and chart closed ones without importing upward."""
+app; its status is defined in `strategies.enums` (the lowest floor that counts open
+trades) and handed on here, so the subscriptions API and admin can count open trades and
+chart closed ones without importing upward."""
 
-from django.db.models import TextChoices
+from strategies.enums import TradeStatus
 
-
-class TradeStatus(TextChoices):
-    OPEN = "OPEN"
-    # An exit order is out: the position is being closed (its fills will close it).
-    CLOSING = "CLOSING"
-    CLOSED = "CLOSED"
-    # The entry never filled (refused before sending, rejected, expired): no position.
-    CANCELLED = "CANCELLED"
+__all__ = ["TradeStatus"]

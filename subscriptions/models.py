@@ -47,6 +47,9 @@ class StrategySubscription(models.Model):
     # empty when its owner paused it.
     pause_reason = models.TextField(blank=True, default="")
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # Set at cancellation: the open trades follow the strategy (stops, targets, its exit
+    # signals) instead of closing at the next candle close.
+    keep_open_trades = models.BooleanField(default=False)
     total_trades = models.PositiveIntegerField(default=0)
     winning_trades = models.PositiveIntegerField(default=0)
     losing_trades = models.PositiveIntegerField(default=0)

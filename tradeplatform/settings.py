@@ -277,7 +277,20 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": _secret("JWT_SIGNING_KEY", dev_default=SECRET_KEY),
     "USER_ID_FIELD": "id",
+    # Our access tokens, and the revocable session tokens of the original SPA's sign-in
+    # (accounts.tokens.SessionToken).
+    "AUTH_TOKEN_CLASSES": (
+        "rest_framework_simplejwt.tokens.AccessToken",
+        "accounts.tokens.SessionToken",
+    ),
 }
+
+# The original system's SPA (tradeplatform.spa): its sign-in keeps one token for the whole
+# browser session (its NextAuth session lasts 24 hours) and never refreshes it; the broker
+# its key form connects (`paper`, or a ccxt exchange id); the balance a paper account shows.
+SPA_SESSION_HOURS = env.int("SPA_SESSION_HOURS", default=24)
+SPA_BROKER = env.str("SPA_BROKER", default="paper")
+SPA_PAPER_BALANCE = Decimal(env.str("SPA_PAPER_BALANCE", default="100000"))
 
 # Celery: Redis is the broker. The time limit stays well below the broker's visibility
 # timeout, so a task is never redelivered while it still runs; late acks are safe only
@@ -321,9 +334,10 @@ elif SANDBOX_BACKEND == "unconfined":
 SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", default=5.0)
 SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=5)
 SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)
-# The execution lock must outlive the sandbox's wall clock plus the time to write the
-# trades (executions.checks refuses a shorter one); the database row stays the fence.
-EXECUTION_LOCK_TIMEOUT = env.int("EXECUTION_LOCK_TIMEOUT", default=60)
+# How far from the platform's price (the signal candle's close) a strategy's stopLoss and
+# takeProfit may lie, as a fraction of it (executions.trading.signal_parser); farther is a
+# FAILED signal.
+SIGNAL_PRICE_BAND = Decimal(env.str("SIGNAL_PRICE_BAND", default="0.5"))
 # Backtests run on their own queue (a worker started with -Q backtests, see Procfile), so
 # a long replay never holds up a candle close; their own time limit; a cap on their size.
 CELERY_TASK_ROUTES = {

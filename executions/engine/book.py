@@ -105,7 +105,7 @@ _CLOSING_FIELDS = (
 _OPEN_TRADES_SQL: dict[tuple, str] = {}
 
 
-def _open_trades_sql(by_side: bool, opened_at: bool, for_update: bool) -> str:
+def _open_trades_sql(by_side: bool, opened_at: bool, for_update: bool, cancelled: bool) -> str:
     # Through the subscription (the same strategy as the trade's execution): the
     # strategy's subscriptions, then their OPEN trades by (subscription, status). Through
     # the execution, PostgreSQL read every OPEN trade of the symbol, or every execution
@@ -127,6 +127,10 @@ def _open_trades_sql(by_side: bool, opened_at: bool, for_update: bool) -> str:
     )
     if by_side:
         sql += " AND t.side = ANY(%(sides)s)"
+    if cancelled:
+        active = _quote(StrategySubscription._meta.get_field("is_active").column)
+        keep = _quote(StrategySubscription._meta.get_field("keep_open_trades").column)
+        sql += f" AND NOT s.{active} AND NOT s.{keep}"
     return sql + (" FOR UPDATE" if for_update else "")
 
 
@@ -137,11 +141,13 @@ def open_trades_of_strategy(
     sides: Iterable[str] | None = None,
     opened_at: bool = False,
     for_update: bool = False,
+    cancelled: bool = False,
 ) -> list[Trade]:
     """The strategy's OPEN trades on `symbol` (of `sides` only, when given), with only the
     fields closing needs. `opened_at` adds `trade.opened_at`, the candle close the trade
-    opened at; `for_update` locks them (and their subscriptions' rows)."""
-    key = (sides is not None, opened_at, for_update)
+    opened at; `for_update` locks them (and their subscriptions' rows); `cancelled` keeps
+    only those of cancelled subscriptions that did not ask to keep them."""
+    key = (sides is not None, opened_at, for_update, cancelled)
     sql = _OPEN_TRADES_SQL.get(key)
     if sql is None:
         sql = _OPEN_TRADES_SQL[key] = _open_trades_sql(*key)

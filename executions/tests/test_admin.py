@@ -37,3 +37,18 @@ def test_trade_pages_render(admin_client):
     trade = TradeFactory()
     assert admin_client.get("/admin/executions/trade/").status_code == 200
     assert admin_client.get(f"/admin/executions/trade/{trade.pk}/change/").status_code == 200
+
+
+def test_the_execution_list_shows_and_filters_the_closes_missed_in_the_last_hour(admin_client):
+    from django.utils import timezone
+
+    missed = ExecutionFactory(
+        status="SKIPPED",
+        error_message="missed: the queue was 75 s behind",
+        completed_at=timezone.now(),
+    )
+    ran = ExecutionFactory()
+    response = admin_client.get("/admin/executions/strategyexecution/?missed=hour")
+    html = response.content.decode()
+    assert "1 candle close(s) missed in the last hour" in html
+    assert str(missed.pk) in html and str(ran.pk) not in html

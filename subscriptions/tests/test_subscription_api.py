@@ -355,7 +355,11 @@ def test_cancel_moves_the_count_once_and_unregisters_the_last(
     theirs = StrategySubscription.objects.get(user=other_user)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert auth_client.delete(_url(mine)).json() == {"message": "Subscription cancelled"}
+        assert auth_client.delete(_url(mine)).json() == {
+            "message": "Subscription cancelled",
+            "openTrades": 0,
+            "openTradesKept": False,
+        }
         body = _assert_error(auth_client.delete(_url(mine)), 400)
     assert body["error"] == "Subscription is already cancelled"
     strategy.refresh_from_db()

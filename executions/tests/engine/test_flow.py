@@ -6,10 +6,9 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from django_redis import get_redis_connection
 
 from accounts.tests.factories import BrokerCredentialFactory
-from executions.engine import book, execution_lock_key, execution_run
+from executions.engine import book, execution_run
 from executions.models import StrategyExecution, Trade
 from executions.tests.factories import ExecutionFactory, TradeFactory
 from executions.tests.helpers import (
@@ -19,11 +18,10 @@ from executions.tests.helpers import (
     EXIT,
     HOLD,
     PERIOD,
-    RESOLUTION,
     SELL_WITH_STOPS,
-    SYMBOL,
     make_candles,
     make_strategy,
+    run_owned_elsewhere,
     source,
 )
 from executions.trading import rules
@@ -242,18 +240,11 @@ def test_same_close_twice_runs_once(run_close):
     assert Trade.objects.count() == 1
 
 
-def test_lock_held_elsewhere_means_someone_else_runs_it(run_close):
+def test_a_close_owned_by_a_live_run_elsewhere_is_left_to_it(run_close):
     make_candles()
     strategy = make_strategy(BUY_WITH_STOPS)
-    key = execution_lock_key(
-        strategy_id=strategy.id, symbol=SYMBOL, resolution=RESOLUTION, candle_close=CLOSE
-    )
-    other = get_redis_connection("default").lock(key, timeout=30)
-    assert other.acquire(blocking=False)
-    try:
+    with run_owned_elsewhere(strategy_id=strategy.id):
         assert run_close(strategy_id=strategy.id, candle_close=CLOSE) is None
-    finally:
-        other.release()
     assert not StrategyExecution.objects.exists()
 
 
@@ -370,3 +361,48 @@ def test_a_trade_is_closed_and_counted_once():
     assert (subscription.losing_trades, subscription.total_pnl) == (1, D("-10"))
     trade.refresh_from_db()
     assert (trade.status, trade.pnl, trade.closed_at) == ("CLOSED", D("-10"), CLOSE)
+
+
+def test_no_number_of_the_strategy_prices_or_sizes_a_live_trade(run_close):
+    """Issue 12's attack on BTCUSDT at 42,000: entryPrice 1 with stopLoss 0.5 sized a
+    1,000 x 10 subscription at 20 BTC ($840k). The stop is judged against the close and
+    refused; an invented entryPrice with a sane stop is sized and filled at the close."""
+    make_candles()
+    Candle.objects.update(open=D(42000), high=D(42010), low=D(41990), close=D(42000))
+    attack = make_strategy(source('return {"action": "BUY", "entryPrice": 1.0, "stopLoss": 0.5}'))
+    SubscriptionFactory(strategy=attack, capital=D(1000), risk_per_trade=D("0.01"), leverage=10)
+    invented = make_strategy(
+        source('return {"action": "BUY", "entryPrice": 1.0, "stopLoss": 41900.0}')
+    )
+    honest = SubscriptionFactory(
+        strategy=invented, capital=D(1000), risk_per_trade=D("0.01"), leverage=10
+    )
+
+    refused = run_close(strategy_id=attack.id, candle_close=CLOSE)
+    traded = run_close(strategy_id=invented.id, candle_close=CLOSE)
+
+    assert refused.status == Status.FAILED
+    assert refused.error_message == (
+        "invalid signal: a BUY's stopLoss must be below the price 42000 (the signal candle's "
+        "close) and within 50% of it, from 21000 up to (not including) 42000; got stopLoss=0.5"
+    )
+    assert not Trade.objects.filter(execution=refused).exists()
+    assert traded.status == Status.COMPLETED, traded.error_message
+    [trade] = trades_of(honest)
+    # 10 at risk over 42,000 - 41,900 = 0.1 BTC ($4,200 notional, under 1,000 x 10).
+    assert (trade.quantity, trade.entry_price) == (D("0.1"), D(42000))
+
+
+def test_a_gap_beyond_the_stop_fills_at_the_open_live(run_close):
+    """The live path fills a gap as the backtest does: at the open, losing more than the
+    sized risk (here 2 x (100 - 90) = 20 instead of 2 x (100 - 95) = 10)."""
+    candles = make_candles()
+    strategy = make_strategy(HOLD)
+    subscription = SubscriptionFactory(strategy=strategy)
+    open_trade(subscription, opened_at=CLOSE - PERIOD, quantity="2", stop="95", tp="110")
+    Candle.objects.filter(pk=candles[-1].pk).update(open=D(90), high=D(92), low=D(88))
+
+    run_close(strategy_id=strategy.id, candle_close=CLOSE)
+
+    trade = Trade.objects.get(subscription=subscription)
+    assert (trade.exit_reason, trade.exit_price, trade.pnl) == ("STOP_LOSS", D(90), D(-20))
