@@ -156,9 +156,11 @@ def test_setup_periodic_tasks_is_idempotent():
     reconcile = PeriodicTask.objects.get(task="strategies.registry_reconcile")
     assert reconcile.crontab.minute == "*/5"
     assert reconcile.expire_seconds < 5 * 60
+    orders = PeriodicTask.objects.get(task="executions.orders_reconcile")
+    assert orders.crontab.minute == "*" and orders.expire_seconds < 60
     backtest_reaper = PeriodicTask.objects.get(task="backtests.reap_stale_backtests")
     assert (backtest_reaper.crontab.minute, backtest_reaper.crontab.hour) == ("*", "*")
-    assert PeriodicTask.objects.count() == 10
+    assert PeriodicTask.objects.count() == 11
 
 
 def test_run_candle_command_prints_one_line_per_execution():

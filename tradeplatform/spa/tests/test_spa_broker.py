@@ -5,7 +5,7 @@ import pytest
 
 from accounts.models import BrokerCredential
 from accounts.tests.factories import BrokerCredentialFactory, UserFactory
-from marketdata.tests.binance_standin import CCXT_OPTIONS, BinanceStandIn
+from marketdata.exchange_standin import CCXT_OPTIONS, StandInExchange
 from subscriptions.tests.factories import SubscriptionFactory
 
 from .client import NUMBER, assert_shape, signed_in
@@ -101,29 +101,17 @@ def test_no_balance_without_a_credential_and_none_read_from_an_exchange_here():
     assert "only the orders worker" in exchange.json()["error"]
 
 
-def test_keys_go_to_the_configured_broker(settings):
-    settings.SPA_BROKER = "binanceusdm"
+def test_keys_go_to_the_configured_broker(exchange):
     me = UserFactory()
     response = signed_in(me).post("/api/broker/keys", KEYS)
     assert response.status_code == 200
     assert response.json()["credential"]["brokerName"] == "binanceusdm"
 
 
-class _AccountStandIn(BinanceStandIn):
-    """The stand-in, plus Binance's signed account read (what ccxt's fetch_balance asks)."""
-
-    def route(self, method, path, query, headers):
-        if method == "GET" and path == "/api/v3/account":
-            if self.accounts.get(headers.get("X-MBX-APIKEY", "")) is None:
-                return 401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions."}
-            return 200, {"balances": [{"asset": "USDT", "free": "100.0", "locked": "0.0"}]}
-        return super().route(method, path, query, headers)
-
-
 @pytest.fixture
 def exchange(settings):
-    with _AccountStandIn(accounts={KEYS["apiKey"]: KEYS["apiSecret"]}) as standin:
-        settings.SPA_BROKER = "binance"
+    with StandInExchange(accounts={KEYS["apiKey"]: KEYS["apiSecret"]}) as standin:
+        settings.SPA_BROKER = "binanceusdm"
         settings.CCXT_API_URL = standin.url
         settings.CCXT_OPTIONS = CCXT_OPTIONS
         yield standin
@@ -135,6 +123,6 @@ def test_the_connection_test_asks_the_exchange(exchange):
     assert accepted.status_code == 200, accepted.content
     refused = spa.post("/api/broker/test", {**KEYS, "apiKey": "wrong-key-0000"})
     assert refused.status_code == 400
-    assert refused.json()["error"].startswith("binance refused the keys")
+    assert refused.json()["error"] == "binanceusdm refused the keys"
     assert KEYS["apiSecret"] not in refused.json()["error"]
-    assert any(request["path"] == "/api/v3/account" for request in exchange.requests)
+    assert any(request["path"] == "/fapi/v3/account" for request in exchange.requests)
