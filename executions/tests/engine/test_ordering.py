@@ -349,3 +349,18 @@ def test_a_huge_signal_fails_the_run_and_is_not_stored():
     assert execution.status == Status.FAILED
     assert "4096 bytes" in execution.error_message
     assert execution.signal is None
+
+
+def test_the_close_lock_names_the_instant_not_its_spelling():
+    from datetime import timezone as tz
+
+    from executions.engine import close_lock_key
+
+    strategy_id = uuid4()
+    elsewhere = CLOSE.astimezone(tz(timedelta(hours=2)))
+    assert close_lock_key(strategy_id=strategy_id, candle_close=elsewhere) == close_lock_key(
+        strategy_id=strategy_id, candle_close=CLOSE
+    )
+    assert close_lock_key(strategy_id=strategy_id, candle_close=NEXT) != close_lock_key(
+        strategy_id=strategy_id, candle_close=CLOSE
+    )
