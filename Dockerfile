@@ -1,6 +1,8 @@
 # Production image. Not buildable on the development machines (no Docker engine there).
 FROM python:3.11-slim-bookworm
 
+# The strategy sandbox confines itself (as uid 1000 here: user namespaces, Landlock,
+# seccomp; docker-compose.yml lets the workers make them); bubblewrap is its extra layer.
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DEBUG=0 SANDBOX_BACKEND=warm-bwrap
 RUN apt-get update \
     && apt-get install -y --no-install-recommends bubblewrap libpq5 \

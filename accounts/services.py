@@ -11,6 +11,7 @@ from tradeplatform.api import ApplicationError
 
 from .lockout import lockout_message
 from .models import BrokerCredential, User
+from .tokens import SessionToken
 
 
 def user_quota_check(*, user: User, used: QuerySet, limit: int, label: str) -> None:
@@ -27,7 +28,8 @@ def tokens_for_user(user: User) -> dict:
     return {"token": str(refresh.access_token), "refresh": str(refresh)}
 
 
-def user_register(*, email: str, password: str) -> User:
+def user_register(*, email: str, password: str, name: str = "") -> User:
+    """`name`: the person's full name, when the client asks for one (the original SPA)."""
     email = User.objects.normalize_email(email).lower()
     if User.objects.filter(email=email).exists():
         raise ApplicationError("User already exists", status_code=409)
@@ -39,7 +41,7 @@ def user_register(*, email: str, password: str) -> User:
         ) from exc
     try:
         with transaction.atomic():
-            return User.objects.create_user(email=email, password=password)
+            return User.objects.create_user(email=email, password=password, first_name=name.strip())
     except IntegrityError as exc:  # a concurrent register of the same email
         raise ApplicationError("User already exists", status_code=409) from exc
 
@@ -118,3 +120,24 @@ def broker_credential_deactivate(*, credential: BrokerCredential) -> BrokerCrede
         locked.is_active = False
         locked.save(update_fields=["is_active"])
     return locked
+
+
+def session_token_for_user(user: User) -> str:
+    """A revocable session token (accounts.tokens) for the original SPA's sign-in."""
+    return str(SessionToken.for_user(user))
+
+
+def session_token_revoke(*, token: str) -> None:
+    """End a session token now. An expired, forged or other kind of token ends by
+    itself (or never was a session): nothing to do."""
+    try:
+        SessionToken(token).blacklist()
+    except TokenError:
+        return
+
+
+def user_rename(*, user: User, name: str) -> User:
+    """Set the person's full name (kept whole in `first_name`)."""
+    user.first_name, user.last_name = name.strip(), ""
+    user.save(update_fields=["first_name", "last_name"])
+    return user

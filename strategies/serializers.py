@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import Strategy
+from .risk import RiskDefaultsSerializer
 from .selectors import strategy_can_read_source
 
 
@@ -33,10 +34,13 @@ class StrategyInputSerializer(serializers.Serializer):
     execution_config = serializers.JSONField()
     tags = TagsField(required=False)
     is_public = serializers.BooleanField(required=False, default=True)
+    # Recommended risk settings; in an update, the keys given replace the stored ones.
+    risk_defaults = RiskDefaultsSerializer(required=False)
 
 
 class StrategyOutputSerializer(serializers.ModelSerializer):
     user_id = serializers.UUIDField(read_only=True)
+    risk_defaults = RiskDefaultsSerializer(source="*", read_only=True)
 
     class Meta:
         model = Strategy
@@ -55,6 +59,7 @@ class StrategyOutputSerializer(serializers.ModelSerializer):
             "is_marketplace",
             "subscriber_count",
             "tags",
+            "risk_defaults",
             "created_at",
             "updated_at",
         ]

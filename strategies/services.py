@@ -16,6 +16,7 @@ from tradeplatform.api import ApplicationError
 from . import registry
 from .locks import strategy_lock
 from .models import Strategy
+from .risk import RISK_DEFAULT_FIELDS
 from .selectors import strategy_open_trade_count, strategy_runnable
 from .settings_cache import strategy_settings_invalidate
 from .validation import (
@@ -26,7 +27,16 @@ from .validation import (
 
 DUPLICATE_CODE = "Strategy code already exists"
 WRITABLE_FIELDS = frozenset(
-    {"name", "code", "description", "strategy_code", "execution_config", "tags", "is_public"}
+    {
+        "name",
+        "code",
+        "description",
+        "strategy_code",
+        "execution_config",
+        "tags",
+        "is_public",
+        "risk_defaults",
+    }
 )
 
 
@@ -48,6 +58,13 @@ def normalize_tags(tags) -> str:
     if len(joined) > Strategy._meta.get_field("tags").max_length:
         raise ApplicationError("Too many tags", details={"tags": ["Too many tags"]})
     return joined
+
+
+def _risk_columns(risk_defaults: dict | None) -> dict:
+    unknown = set(risk_defaults or {}) - set(RISK_DEFAULT_FIELDS)
+    if unknown:
+        raise ApplicationError(f"Not writable: {', '.join(sorted(unknown))}")
+    return dict(risk_defaults or {})
 
 
 def _bump_patch(version: str) -> str:
@@ -124,7 +141,10 @@ def strategy_create(
     description: str = "",
     tags=None,
     is_public: bool = True,
+    risk_defaults: dict | None = None,
 ) -> Strategy:
+    """`risk_defaults`: the author's recommended risk settings, keyed by their Strategy
+    columns (`strategies.risk.RiskDefaultsSerializer` checks them)."""
     try:
         validate_strategy_source(strategy_code)
         config = normalize_execution_config(execution_config)
@@ -152,6 +172,7 @@ def strategy_create(
                 execution_config=config,
                 tags=normalize_tags(tags),
                 is_public=is_public,
+                **_risk_columns(risk_defaults),
             )
     except IntegrityError as exc:  # a concurrent upload of the same code
         raise ApplicationError(DUPLICATE_CODE, status_code=409) from exc
@@ -201,6 +222,9 @@ def strategy_update(*, strategy: Strategy, data: dict) -> Strategy:
         )
     if "tags" in data:
         data = {**data, "tags": normalize_tags(data["tags"])}
+    if "risk_defaults" in data:
+        data = {**data, **_risk_columns(data["risk_defaults"])}
+        del data["risk_defaults"]
     if (
         "code" in data
         and data["code"] != locked.code

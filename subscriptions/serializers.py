@@ -1,21 +1,18 @@
-from decimal import Decimal
-
-from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
 from strategies.models import Strategy
+from strategies.risk import (
+    capital_field,
+    leverage_field,
+    max_daily_loss_field,
+    max_positions_field,
+    positive,
+    risk_per_trade_field,
+)
 
 from .models import StrategySubscription
 from .risk import DEFAULT_LEVERAGE, DEFAULT_MAX_DAILY_LOSS, DEFAULT_MAX_POSITIONS, RISK_FIELDS
 from .selectors import subscription_stats
-
-
-def _positive(message: str):
-    def check(value):
-        if value is not None and value <= 0:
-            raise serializers.ValidationError(message)
-
-    return check
 
 
 def _atr_multiplier(label: str) -> serializers.DecimalField:
@@ -24,52 +21,32 @@ def _atr_multiplier(label: str) -> serializers.DecimalField:
         decimal_places=4,
         required=False,
         allow_null=True,
-        validators=[_positive(f"The {label} ATR multiplier must be greater than 0")],
+        validators=[positive(f"The {label} ATR multiplier must be greater than 0")],
     )
 
 
 class RiskSettingsSerializer(serializers.Serializer):
-    """The subscriber's risk settings, the only writable part of a subscription."""
+    """The subscriber's risk settings, the only writable part of a subscription (the
+    limits: strategies.risk)."""
 
-    capital = serializers.DecimalField(
-        max_digits=24, decimal_places=8, validators=[_positive("Capital must be greater than 0")]
-    )
-    risk_per_trade = serializers.DecimalField(
-        max_digits=10,
-        decimal_places=6,
-        validators=[
-            _positive("Risk per trade must be greater than 0"),
-            MaxValueValidator(Decimal("0.1"), "Risk per trade must be at most 0.1 (10 percent)"),
-        ],
-    )
-    leverage = serializers.IntegerField(
-        default=DEFAULT_LEVERAGE,
-        validators=[
-            MinValueValidator(1, "Leverage must be at least 1"),
-            MaxValueValidator(125, "Leverage must be at most 125"),
-        ],
-    )
-    max_positions = serializers.IntegerField(
-        default=DEFAULT_MAX_POSITIONS,
-        validators=[
-            MinValueValidator(1, "Max positions must be at least 1"),
-            MaxValueValidator(1000, "Max positions must be at most 1000"),
-        ],
-    )
-    max_daily_loss = serializers.DecimalField(
-        max_digits=10,
-        decimal_places=6,
-        default=DEFAULT_MAX_DAILY_LOSS,
-        validators=[
-            _positive("Max daily loss must be greater than 0"),
-            MaxValueValidator(Decimal("1"), "Max daily loss must be at most 1 (100 percent)"),
-        ],
-    )
+    capital = capital_field()
+    risk_per_trade = risk_per_trade_field()
+    leverage = leverage_field(default=DEFAULT_LEVERAGE)
+    max_positions = max_positions_field(default=DEFAULT_MAX_POSITIONS)
+    max_daily_loss = max_daily_loss_field(default=DEFAULT_MAX_DAILY_LOSS)
     sl_atr_multiplier = _atr_multiplier("stop-loss")
     tp_atr_multiplier = _atr_multiplier("take-profit")
 
 
 class SubscribeInputSerializer(RiskSettingsSerializer):
+    """What a subscriber sends: capital and a credential at least. A risk setting left
+    out takes the strategy's recommendation, else the platform default
+    (`subscription_create`)."""
+
+    risk_per_trade = risk_per_trade_field(required=False)
+    leverage = leverage_field(required=False)
+    max_positions = max_positions_field(required=False)
+    max_daily_loss = max_daily_loss_field(required=False)
     broker_credential_id = serializers.UUIDField()
 
 

@@ -21,7 +21,13 @@ from tradeplatform.api import ApplicationError
 
 from .enums import TradeStatus
 from .models import StrategySubscription
-from .risk import DEFAULT_LEVERAGE, DEFAULT_MAX_DAILY_LOSS, DEFAULT_MAX_POSITIONS, RISK_FIELDS
+from .risk import (
+    DEFAULT_LEVERAGE,
+    DEFAULT_MAX_DAILY_LOSS,
+    DEFAULT_MAX_POSITIONS,
+    DEFAULT_RISK_PER_TRADE,
+    RISK_FIELDS,
+)
 
 ALREADY_SUBSCRIBED = "Already subscribed to this strategy"
 
@@ -38,24 +44,59 @@ def _active_credential(*, user, broker_credential_id) -> BrokerCredential:
     return credential
 
 
+def _check_minimum_capital(*, strategy, capital: Decimal) -> None:
+    if strategy.min_capital is not None and capital < strategy.min_capital:
+        message = (
+            f"capital must be at least {strategy.min_capital.normalize():f} "
+            "(the strategy's minimum capital)"
+        )
+        raise ApplicationError(message, details={"capital": [message]})
+
+
+_DEFAULTS = {
+    "risk_per_trade": DEFAULT_RISK_PER_TRADE,
+    "leverage": DEFAULT_LEVERAGE,
+    "max_positions": DEFAULT_MAX_POSITIONS,
+    "max_daily_loss": DEFAULT_MAX_DAILY_LOSS,
+}
+
+
+def _setting(strategy, name: str, given):
+    """The subscriber's value, else the author's recommendation, else the default."""
+    for value in (given, strategy.recommended(name)):
+        if value is not None:
+            return value
+    return _DEFAULTS[name]
+
+
 def subscription_create(
     *,
     user,
     strategy_id,
     broker_credential_id,
     capital: Decimal,
-    risk_per_trade: Decimal,
-    leverage: int = DEFAULT_LEVERAGE,
-    max_positions: int = DEFAULT_MAX_POSITIONS,
-    max_daily_loss: Decimal = DEFAULT_MAX_DAILY_LOSS,
+    risk_per_trade: Decimal | None = None,
+    leverage: int | None = None,
+    max_positions: int | None = None,
+    max_daily_loss: Decimal | None = None,
     sl_atr_multiplier: Decimal | None = None,
     tp_atr_multiplier: Decimal | None = None,
 ) -> StrategySubscription:
+    """A risk setting left as None takes the strategy's recommendation, else the
+    default of `subscriptions.risk`; the capital must reach the strategy's minimum."""
+    given = {
+        "risk_per_trade": risk_per_trade,
+        "leverage": leverage,
+        "max_positions": max_positions,
+        "max_daily_loss": max_daily_loss,
+    }
     try:
         with transaction.atomic():
             # The strategy row lock orders this against a concurrent delete of the strategy.
             strategy = strategy_get_for_subscription(user=user, strategy_id=strategy_id)
             credential = _active_credential(user=user, broker_credential_id=broker_credential_id)
+            _check_minimum_capital(strategy=strategy, capital=capital)
+            risk = {name: _setting(strategy, name, value) for name, value in given.items()}
             if StrategySubscription.objects.filter(
                 user=user, strategy=strategy, is_active=True
             ).exists():
@@ -72,10 +113,7 @@ def subscription_create(
                 strategy=strategy,
                 broker_credential=credential,
                 capital=capital,
-                risk_per_trade=risk_per_trade,
-                leverage=leverage,
-                max_positions=max_positions,
-                max_daily_loss=max_daily_loss,
+                **risk,
                 sl_atr_multiplier=sl_atr_multiplier,
                 tp_atr_multiplier=tp_atr_multiplier,
             )
@@ -181,9 +219,15 @@ def subscription_update(*, subscription: StrategySubscription, data: dict) -> St
     unknown = set(data) - set(RISK_FIELDS)
     if unknown:
         raise ApplicationError(f"Not writable: {', '.join(sorted(unknown))}")
-    locked = StrategySubscription.objects.select_for_update().get(id=subscription.id)
+    locked = (
+        StrategySubscription.objects.select_for_update(of=("self",))
+        .select_related("strategy")
+        .get(id=subscription.id)
+    )
     if not locked.is_active:
         raise ApplicationError("Subscription is cancelled")
+    if "capital" in data:
+        _check_minimum_capital(strategy=locked.strategy, capital=data["capital"])
     for field, value in data.items():
         setattr(locked, field, value)
     if data:

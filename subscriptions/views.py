@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from accounts.serializers import MessageSerializer
 from strategies.selectors import NOT_FOUND as STRATEGY_NOT_FOUND
-from tradeplatform.api import ApplicationError, NotFoundMessageMixin
+from tradeplatform.api import ApplicationError, EnvelopePagination, NotFoundMessageMixin
 from tradeplatform.schema import ErrorSerializer, answer, schema_generation, uuid_path
 
 from . import selectors, services
@@ -79,8 +79,30 @@ class SubscribeView(APIView):
         )
 
 
+class SubscriptionPagination(EnvelopePagination):
+    """Without `limit`, a page holds at least every live (active or paused) subscription,
+    which the list puts first: a client that reads one page sees everything it runs (at
+    most MAX_SUBSCRIPTIONS_PER_USER, the quota), then the newest cancelled ones up to
+    the default limit. An explicit `limit` is kept as given."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.live = None
+        if request.query_params.get("limit", "") == "":
+            self.live = queryset.filter(is_active=True).count()
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_page_size(self, request):
+        size = super().get_page_size(request)
+        return max(size, getattr(self, "live", None) or 0)
+
+
 @extend_schema_view(
-    list=extend_schema(summary="The caller's subscriptions, newest first"),
+    list=extend_schema(
+        summary="The caller's subscriptions: active and paused first, then cancelled; "
+        "newest first within each",
+        description="Without `limit`, the page holds every active and paused subscription "
+        "(bounded by the per-user quota), then cancelled ones up to the default limit.",
+    ),
     retrieve=extend_schema(summary="One subscription", responses=SUBSCRIPTION_ANSWER),
     update=extend_schema(
         summary="Change the risk settings (a partial body is accepted)",
@@ -131,6 +153,7 @@ class SubscriptionViewSet(
 
     permission_classes = [IsAuthenticated]
     serializer_class = SubscriptionOutputSerializer
+    pagination_class = SubscriptionPagination
     filterset_class = SubscriptionFilter
     envelope_key = "subscriptions"
     not_found_message = selectors.NOT_FOUND

@@ -258,7 +258,20 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": _secret("JWT_SIGNING_KEY", dev_default=SECRET_KEY),
     "USER_ID_FIELD": "id",
+    # Our access tokens, and the revocable session tokens of the original SPA's sign-in
+    # (accounts.tokens.SessionToken).
+    "AUTH_TOKEN_CLASSES": (
+        "rest_framework_simplejwt.tokens.AccessToken",
+        "accounts.tokens.SessionToken",
+    ),
 }
+
+# The original system's SPA (tradeplatform.spa): its sign-in keeps one token for the whole
+# browser session (its NextAuth session lasts 24 hours) and never refreshes it; the broker
+# its key form connects (`paper`, or a ccxt exchange id); the balance a paper account shows.
+SPA_SESSION_HOURS = env.int("SPA_SESSION_HOURS", default=24)
+SPA_BROKER = env.str("SPA_BROKER", default="paper")
+SPA_PAPER_BALANCE = Decimal(env.str("SPA_PAPER_BALANCE", default="100000"))
 
 # Celery: Redis is the broker. The time limit stays well below the broker's visibility
 # timeout, so a task is never redelivered while it still runs; late acks are safe only
