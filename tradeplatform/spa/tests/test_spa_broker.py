@@ -31,7 +31,9 @@ def test_connect_see_status_and_disconnect():
     assert KEYS["apiKey"].encode() not in stored.content
     credential = BrokerCredential.objects.get(user=me)
     assert credential.broker_name == "paper"
-    assert credential.api_key == KEYS["apiKey"]  # sealed at rest, as every credential
+    # Sealed at rest, as every credential (accounts.crypto).
+    assert KEYS["apiSecret"] not in credential.api_secret_sealed
+    assert KEYS["apiKey"] not in credential.api_key_sealed
 
     status = spa.get("/api/broker/status").json()
     assert_shape(status, {"connected": bool, "brokerName": str, "connectedAt": str})
@@ -123,6 +125,6 @@ def test_the_connection_test_asks_the_exchange(exchange):
     assert accepted.status_code == 200, accepted.content
     refused = spa.post("/api/broker/test", {**KEYS, "apiKey": "wrong-key-0000"})
     assert refused.status_code == 400
-    assert refused.json()["error"] == "binanceusdm refused the keys"
+    assert refused.json()["error"] == "The exchange refused this API key and secret"
     assert KEYS["apiSecret"] not in refused.json()["error"]
     assert any(request["path"] == "/fapi/v3/account" for request in exchange.requests)
