@@ -34,6 +34,7 @@ def test_connect_see_status_and_disconnect(orders_worker_keys):
     assert credential.broker_name == "paper"
     # Sealed at rest, as every credential: only the orders worker's key opens it.
     assert KEYS["apiKey"] not in credential.api_key_sealed
+    assert KEYS["apiSecret"] not in credential.api_secret_sealed
     assert broker_credential_open(credential=credential).api_key == KEYS["apiKey"]
 
     status = spa.get("/api/broker/status").json()
@@ -126,6 +127,6 @@ def test_the_connection_test_asks_the_exchange(exchange):
     assert accepted.status_code == 200, accepted.content
     refused = spa.post("/api/broker/test", {**KEYS, "apiKey": "wrong-key-0000"})
     assert refused.status_code == 400
-    assert refused.json()["error"] == "binanceusdm refused the keys"
+    assert refused.json()["error"] == "The exchange refused this API key and secret"
     assert KEYS["apiSecret"] not in refused.json()["error"]
     assert any(request["path"] == "/fapi/v3/account" for request in exchange.requests)
