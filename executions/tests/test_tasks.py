@@ -12,6 +12,7 @@ from django_celery_beat.models import PeriodicTask
 from django_redis import get_redis_connection
 
 from executions.checks import execution_settings_check
+from executions.engine import orchestration
 from executions.models import StrategyExecution
 from executions.schedule import RESOLUTION_CRONTABS
 from executions.tasks import reap_stale_executions, resolution_tick, run_strategy
@@ -50,7 +51,10 @@ def test_close_is_the_floor_never_the_ceiling():
     )
 
 
-def test_tick_runs_registered_strategies_of_its_resolution_only():
+def test_tick_runs_registered_strategies_of_its_resolution_only(monkeypatch):
+    # The tick runs here at any moment of the period, not just after its boundary: give
+    # the close a deadline this test cannot outlive (deadlines: test_ordering).
+    monkeypatch.setattr(orchestration, "run_expiry_seconds", lambda resolution: 3600)
     before = candle_close_floor(timezone.now(), RESOLUTION)
     candles_backfill(symbol=SYMBOL, resolution=RESOLUTION, end_close=before, count=30)
     registered = subscribed()
