@@ -22,6 +22,7 @@ from executions.tests.helpers import BUY_WITH_STOPS, CLOSE, make_candles, make_s
 from executions.worker_guard import confinement_check, confinement_reset, sandbox_targets
 from strategies.settings_cache import strategy_settings_get
 from tradeplatform.celery import app as celery_app
+from tradeplatform.tests.helpers import production_env
 
 from .conftest import BACKENDS, SIMPLE, run
 
@@ -51,6 +52,19 @@ def test_the_selftest_catches_real_breaches(monkeypatch):
     assert any(failure.startswith(_selftest.CHECKS["other_processes"]) for failure in failures)
     if os.geteuid() == 0:
         assert any(failure.startswith(_selftest.CHECKS["identity"]) for failure in failures)
+
+
+def test_unconfined_keeps_seccomp_and_rlimits():
+    # What it promises: an empty environment, the rlimits, no process, no socket, none
+    # of the system calls a computation never needs.
+    assert _selftest.PROMISES["unconfined"] == {
+        "environment",
+        "limits",
+        "processes",
+        "syscalls",
+        "sockets",
+    }
+    assert selftest("unconfined") == []
 
 
 # A launcher that takes a system call away before starting the sandbox runtime, as a
@@ -122,13 +136,7 @@ def test_a_worker_without_landlock_refuses_strategies(machine_without, confineme
 
 
 def _settings_in_a_fresh_process(**environment) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "SECRET_KEY": "x" * 50,
-        "JWT_SIGNING_KEY": "y" * 50,
-        "FIELD_ENCRYPTION_KEYS": "ZGV2LW9ubHktZmllbGQta2V5LTAxMjM0NTY3ODlhYmM=",
-        **environment,
-    }
+    env = production_env(**environment)
     code = "from django.conf import settings; print(settings.SANDBOX_BACKEND)"
     return subprocess.run(
         [sys.executable, "-c", code],
