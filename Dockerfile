@@ -13,7 +13,8 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 # Static files are collected with throwaway secrets: nothing here reads them.
-RUN SECRET_KEY=build FIELD_ENCRYPTION_KEYS=ZGV2LW9ubHktZmllbGQta2V5LTAxMjM0NTY3ODlhYmM= \
+RUN SECRET_KEY=build JWT_SIGNING_KEY=build \
+    BROKER_PUBLIC_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= \
     python manage.py collectstatic --noinput
 USER app
 EXPOSE 8000

@@ -1,4 +1,5 @@
 import functools
+from dataclasses import dataclass, field
 
 from django.contrib.auth import authenticate, password_validation, user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -9,6 +10,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from tradeplatform.api import ApplicationError
 
+from . import crypto
 from .lockout import lockout_message
 from .models import BrokerCredential, User
 from .tokens import SessionToken
@@ -93,19 +95,88 @@ def supported_brokers() -> frozenset[str]:
     return frozenset({BrokerCredential.PAPER, *ccxt.exchanges})
 
 
+@dataclass(frozen=True)
+class BrokerSecrets:
+    """An opened credential (orders worker only); its repr never shows the halves."""
+
+    api_key: str = field(repr=False)
+    secret: str = field(repr=False)
+
+
+def broker_credential_seal(*, credential: BrokerCredential, api_key: str, api_secret: str) -> None:
+    """Seal both halves into the (unsaved or re-saved) row and keep the key's last four."""
+    credential.api_key_sealed = crypto.seal(api_key, context=credential.sealed_context("api_key"))
+    credential.api_secret_sealed = crypto.seal(
+        api_secret, context=credential.sealed_context("api_secret")
+    )
+    credential.api_key_last4 = api_key[-4:]
+
+
+def broker_credential_open(*, credential: BrokerCredential) -> BrokerSecrets:
+    """Both halves in the clear. Only the orders worker holds the private key: anywhere
+    else this raises crypto.NoPrivateKey."""
+    return BrokerSecrets(
+        api_key=crypto.unseal(
+            credential.api_key_sealed, context=credential.sealed_context("api_key")
+        ),
+        secret=crypto.unseal(
+            credential.api_secret_sealed, context=credential.sealed_context("api_secret")
+        ),
+    )
+
+
+def broker_credentials_reseal() -> int:
+    """Seal again, to the current public key, every credential sealed to an older one
+    (`manage.py reseal_credentials`, run where the private keys are). Answers how many."""
+    current = crypto.current_key_id()
+    resealed = 0
+    for credential in BrokerCredential.objects.iterator():
+        if crypto.sealed_key_id(credential.api_key_sealed) == current and (
+            crypto.sealed_key_id(credential.api_secret_sealed) == current
+        ):
+            continue
+        secrets = broker_credential_open(credential=credential)
+        broker_credential_seal(
+            credential=credential, api_key=secrets.api_key, api_secret=secrets.secret
+        )
+        credential.save(update_fields=["api_key_sealed", "api_secret_sealed", "api_key_last4"])
+        resealed += 1
+    return resealed
+
+
 def broker_credential_create(
     *, user: User, broker_name: str, api_key: str = "", api_secret: str = ""
 ) -> BrokerCredential:
+    """Check an exchange credential with one signed read-only call (its balance) while its
+    plaintext is still in this request, then store it sealed. The web process never opens
+    a stored credential: the check uses what the user has just sent."""
     broker_name = broker_name.strip().lower()
     if broker_name not in supported_brokers():
         message = f"Unsupported broker: {broker_name[:50]}"
         raise ApplicationError(message, details={"broker_name": [message]})
-    if broker_name != BrokerCredential.PAPER and not (api_key and api_secret):
-        message = "An API key and secret are required for an exchange"
+    if broker_name != BrokerCredential.PAPER:
+        if not (api_key and api_secret):
+            message = "An API key and secret are required for an exchange"
+            raise ApplicationError(message, details={"api_key": [message]})
+        _credential_check(broker_name=broker_name, api_key=api_key, api_secret=api_secret)
+    credential = BrokerCredential(user=user, broker_name=broker_name)
+    broker_credential_seal(credential=credential, api_key=api_key, api_secret=api_secret)
+    credential.save()
+    return credential
+
+
+def _credential_check(*, broker_name: str, api_key: str, api_secret: str) -> None:
+    from marketdata.exchanges import CredentialCheck, credential_check
+
+    outcome = credential_check(exchange_id=broker_name, api_key=api_key, secret=api_secret)
+    if outcome is CredentialCheck.INVALID:
+        message = "The exchange refused this API key and secret"
         raise ApplicationError(message, details={"api_key": [message]})
-    return BrokerCredential.objects.create(
-        user=user, broker_name=broker_name, api_key=api_key, api_secret=api_secret
-    )
+    if outcome is CredentialCheck.UNAVAILABLE:
+        raise ApplicationError(
+            "The exchange could not be reached to check this credential; try again",
+            status_code=503,
+        )
 
 
 @transaction.atomic

@@ -1,9 +1,13 @@
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from strategies.enums import MISSED
 
-from .models import StrategyExecution, Trade
+from .models import Order, StrategyExecution, Trade
+from .positions import kill_switch, positions_flatten
 from .selectors import executions_missed
 
 TRADE_FIELDS = [
@@ -17,8 +21,31 @@ TRADE_FIELDS = [
     "exit_price",
     "exit_reason",
     "pnl",
+    "fees",
+    "protected_on_exchange",
     "created_at",
     "closed_at",
+]
+
+ORDER_FIELDS = [
+    "purpose",
+    "side",
+    "type",
+    "reduce_only",
+    "quantity",
+    "price",
+    "trigger_price",
+    "status",
+    "filled_quantity",
+    "average_price",
+    "fee",
+    "exchange_order_id",
+    "client_order_id",
+    "attempts",
+    "last_error",
+    "created_at",
+    "submitted_at",
+    "filled_at",
 ]
 
 
@@ -132,8 +159,37 @@ class StrategyExecutionAdmin(ReadOnlyAdmin):
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', obj.execution_log)
 
 
+class OrderInline(admin.TabularInline):
+    """A trade's exchange actions, as the exchange reported them."""
+
+    model = Order
+    fk_name = "trade"
+    fields = ORDER_FIELDS
+    readonly_fields = ORDER_FIELDS
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(description="Flatten: close the selected open trades at market")
+def flatten_trades(modeladmin, request, queryset):
+    closed = positions_flatten(trades=queryset)
+    modeladmin.message_user(request, f"{closed} position(s) closing.", messages.SUCCESS)
+
+
 @admin.register(Trade)
 class TradeAdmin(ReadOnlyAdmin):
+    """Trades with their orders; the flatten action, and the kill switch
+    (/admin/executions/trade/kill-switch/: every subscription paused, every position
+    closed at market, after a confirmation)."""
+
+    actions = [flatten_trades]
+    inlines = [OrderInline]
     list_display = [
         "symbol",
         "side",
@@ -150,5 +206,61 @@ class TradeAdmin(ReadOnlyAdmin):
     search_fields = ["symbol", "subscription__user__email", "subscription__strategy__code"]
     list_select_related = ["subscription__user", "subscription__strategy"]
     fields = ["id", "execution", *TRADE_FIELDS]
+    readonly_fields = fields
+    date_hierarchy = "created_at"
+
+    def get_urls(self):
+        kill = path(
+            "kill-switch/",
+            self.admin_site.admin_view(self.kill_switch_view),
+            name="executions_trade_kill_switch",
+        )
+        return [kill, *super().get_urls()]
+
+    def kill_switch_view(self, request):
+        if not request.user.is_superuser:
+            self.message_user(request, "Only a superuser may pull the kill switch.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:executions_trade_changelist"))
+        if request.method == "POST" and request.POST.get("confirm") == "FLATTEN EVERYTHING":
+            paused, closed = kill_switch(operator=request.user.email)
+            self.message_user(
+                request,
+                f"Kill switch: {paused} subscription(s) paused, {closed} position(s) closing.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(reverse("admin:executions_trade_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Kill switch",
+            "open_trades": Trade.objects.filter(status=Trade.Status.OPEN).count(),
+        }
+        return TemplateResponse(request, "admin/executions/kill_switch.html", context)
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "purpose",
+        "symbol",
+        "side",
+        "type",
+        "quantity",
+        "status",
+        "filled_quantity",
+        "average_price",
+        "fee",
+        "attempts",
+        "credential",
+    ]
+    list_filter = ["status", "purpose", "type", "symbol"]
+    search_fields = [
+        "client_order_id",
+        "exchange_order_id",
+        "trade__subscription__user__email",
+        "last_error",
+    ]
+    list_select_related = ["credential"]
+    fields = ["id", "trade", "execution", "credential", *ORDER_FIELDS, "updated_at"]
     readonly_fields = fields
     date_hierarchy = "created_at"

@@ -4,7 +4,8 @@
 One crontab per resolution, in UTC, firing at the candle boundary; each entry expires
 well within its period so a backlog (beat running while workers are down) never runs a
 tick for a candle a newer one has replaced. Plus the reapers of stale executions and
-backtests, and a periodic rebuild of the candle registry from the database.
+backtests, a periodic rebuild of the candle registry from the database, and the
+reconciliation of orders and positions with the exchanges (every minute, `orders` queue).
 """
 
 import json
@@ -26,6 +27,7 @@ RESOLUTION_CRONTABS = {
 REAPER_NAME = "executions: reap stale executions"
 BACKTEST_REAPER_NAME = "backtests: reap stale backtests"
 REGISTRY_RECONCILE_NAME = "strategies: reconcile the candle registry"
+ORDERS_RECONCILE_NAME = "executions: reconcile orders and positions with the exchanges"
 assert set(RESOLUTION_CRONTABS) == set(RESOLUTIONS)
 
 
@@ -114,6 +116,17 @@ def periodic_tasks_setup() -> list[str]:
             args=[],
             expire_seconds=240,
             description="Rebuild the Redis candle registry from the database.",
+        )
+    )
+    # The book against each exchange: unfinished orders looked up, positions compared.
+    names.append(
+        _periodic_task(
+            name=ORDERS_RECONCILE_NAME,
+            task="executions.orders_reconcile",
+            crontab=_crontab("*", "*"),
+            args=[],
+            expire_seconds=50,
+            description="Look up unfinished orders and compare positions, per credential.",
         )
     )
     return names

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .models import StrategyExecution, Trade
+from .models import Order, StrategyExecution, Trade
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -57,7 +57,42 @@ class TradeSerializer(serializers.ModelSerializer):
             "exit_reason",
             "status",
             "pnl",
+            "fees",
             "created_at",
             "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    """An exchange action of one of the caller's trades, as the exchange reported it."""
+
+    trade_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "trade_id",
+            "purpose",
+            "symbol",
+            "side",
+            "type",
+            "reduce_only",
+            "quantity",
+            "price",
+            "trigger_price",
+            "status",
+            "filled_quantity",
+            "average_price",
+            "fee",
+            "exchange_order_id",
+            "client_order_id",
+            "attempts",
+            "last_error",
+            "created_at",
+            "submitted_at",
+            "updated_at",
+            "filled_at",
         ]
         read_only_fields = fields

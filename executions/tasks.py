@@ -9,6 +9,10 @@ from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
 from executions.engine import candle_close_fan_out, execution_run
+from executions.models import Order
+from executions.orders import credential_reconcile as credential_reconcile_service
+from executions.orders import credentials_to_reconcile, order_process, orders_process
+from executions.orders import order_sync as order_sync_service
 from executions.services import stale_executions_reap
 
 
@@ -49,3 +53,40 @@ def run_strategy(strategy_id: str, candle_close: str) -> str | None:
 def reap_stale_executions() -> int:
     """Settle the rows nobody will settle (`services.stale_executions_reap`)."""
     return stale_executions_reap(now=timezone.now())
+
+
+# -- the `orders` queue: served by the orders worker alone (it holds the broker key) ------
+
+
+@shared_task(name="executions.orders_submit")
+def orders_submit(order_ids: list[str]) -> int:
+    """Send (or look up) a batch of orders written by a candle close or a close request."""
+    orders_process(order_ids=order_ids)
+    return len(order_ids)
+
+
+@shared_task(name="executions.order_sync")
+def order_sync(order_id: str, round_: int = 0) -> str:
+    """Look an unanswered order up by its client order id (and send it again only when
+    the exchange has no such order, see executions.orders)."""
+    order = Order.objects.select_related("trade__subscription", "credential").get(id=order_id)
+    if order.status in Order.ACTIVE:
+        if order.status == Order.Status.NEW:
+            order_process(order_id=order_id)
+        else:
+            order_sync_service(order=order, round_=round_)
+    return order.status
+
+
+@shared_task(name="executions.orders_reconcile")
+def orders_reconcile() -> int:
+    """Every minute (beat): one reconciliation per credential with anything open."""
+    credential_ids = credentials_to_reconcile()
+    for credential_id in credential_ids:
+        credential_reconcile.delay(str(credential_id))
+    return len(credential_ids)
+
+
+@shared_task(name="executions.credential_reconcile")
+def credential_reconcile(credential_id: str) -> int:
+    return len(credential_reconcile_service(credential_id=credential_id))

@@ -23,4 +23,8 @@ MISSED = "missed"
 
 class TradeStatus(TextChoices):
     OPEN = "OPEN"
+    # An exit order is out: the position is being closed (its fills will close it).
+    CLOSING = "CLOSING"
     CLOSED = "CLOSED"
+    # The entry never filled (refused before sending, rejected, expired): no position.
+    CANCELLED = "CANCELLED"

@@ -74,6 +74,7 @@ class SubscriptionOutputSerializer(serializers.ModelSerializer):
             *RISK_FIELDS,
             "is_active",
             "is_paused",
+            "pause_reason",
             "subscribed_at",
             "paused_at",
             "unsubscribed_at",

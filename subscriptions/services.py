@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from accounts.models import BrokerCredential
 from accounts.services import user_quota_check
+from accounts.signals import positions_flatten_requested
+from strategies.locks import strategy_lock
 from strategies.selectors import strategy_get_for_subscription
 from strategies.services import strategy_subscriber_added, strategy_subscriber_removed
 from tradeplatform.api import ApplicationError
@@ -153,9 +155,18 @@ def subscription_resume(*, subscription: StrategySubscription) -> StrategySubscr
     if not _claim(
         subscription,
         where={"is_active": True, "is_paused": True},
-        values={"is_paused": False, "paused_at": None},
+        values={"is_paused": False, "paused_at": None, "pause_reason": ""},
     ):
         _refuse_state(subscription, paused_message="Subscription is not paused")
+    return subscription
+
+
+def subscription_flatten(*, subscription: StrategySubscription) -> StrategySubscription:
+    """An operator closes the subscription's open positions at market, now, through the
+    orders worker; the subscription keeps running."""
+    positions_flatten_requested.send(
+        sender=StrategySubscription, subscription_ids=[subscription.id]
+    )
     return subscription
 
 
@@ -194,6 +205,9 @@ def subscription_cancel(
     Its open trades close at the strategy's next candle close, at that close's price (the
     engine does it, reason CANCELLED: never at an older price the subscriber could pick),
     or, with `keep_open_trades`, stay open and follow the strategy until they close."""
+    # The engine's lock: a close writing trades for this subscription ends first, so the
+    # answer counts them.
+    strategy_lock(strategy_id=subscription.strategy_id)
     if not _claim(
         subscription,
         where={"is_active": True},

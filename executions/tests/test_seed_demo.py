@@ -52,7 +52,7 @@ def test_seed_demo_creates_the_demo_and_is_idempotent(django_capture_on_commit_c
         assert f"{symbol}:1" in registry.registry_active_candles()
     assert "demo@example.com / demo-trader-2026" in first
     credential = BrokerCredential.objects.get()
-    assert credential.api_key not in first and credential.api_secret not in first
+    assert credential.api_key_sealed not in first and credential.api_secret_sealed not in first
 
     second = _seed(django_capture_on_commit_callbacks)
     assert _state()[:4] == (users, credentials, strategies, subscriptions)

@@ -25,3 +25,4 @@ class ExitReason(TextChoices):
     SIGNAL = "SIGNAL"  # the opposite signal closed it
     EXIT = "EXIT"  # an EXIT signal closed it
     CANCELLED = "CANCELLED"  # its subscription was cancelled: closed at the next close
+    FLATTEN = "FLATTEN"  # an operator closed it (flatten, kill switch)

@@ -408,6 +408,7 @@ def test_trades_of_my_subscription(auth_client, user, django_assert_max_num_quer
         "exitReason",
         "status",
         "pnl",
+        "fees",
         "createdAt",
         "closedAt",
     }

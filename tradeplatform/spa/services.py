@@ -5,14 +5,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import BrokerCredential
 from accounts.services import broker_credential_create, broker_credential_deactivate
-from executions.engine.book import trades_close
-from executions.engine.closing import _mark_closed
 from executions.models import Trade
-from marketdata.exchanges import ccxt_exchange, scrub
+from executions.orders import orders_enqueue, trades_close_request
+from marketdata.exchanges import CredentialCheck, credential_check
 from tradeplatform.api import ApplicationError
 
 from .selectors import credential_newest_active, trade_current_price
@@ -53,15 +51,11 @@ def broker_connection_test(*, api_key: str, api_secret: str) -> None:
     broker = spa_broker()
     if broker == BrokerCredential.PAPER:
         return
-    import ccxt
-
-    failure = None
-    try:
-        ccxt_exchange(broker, api_key=api_key, secret=api_secret).fetch_balance()
-    except ccxt.BaseError as exc:
-        failure = f"{broker} refused the keys: {type(exc).__name__}: {exc}"
-    if failure is not None:  # raised outside the except: no chained ccxt request
-        raise ApplicationError(scrub(failure, api_key, api_secret))
+    outcome = credential_check(exchange_id=broker, api_key=api_key, secret=api_secret)
+    if outcome is CredentialCheck.INVALID:
+        raise ApplicationError(f"{broker} refused the keys")
+    if outcome is CredentialCheck.UNAVAILABLE:
+        raise ApplicationError(f"{broker} could not be reached; try again", status_code=503)
 
 
 def broker_balance(*, user) -> dict:
@@ -91,11 +85,10 @@ def broker_balance(*, user) -> dict:
 
 @transaction.atomic
 def position_close(*, user, position_id) -> Trade:
-    """Close one of the user's open trades now, at the platform's current price (the
-    newest stored close of its market), through the engine's own closing path: the exit
-    and PnL (`rules.pnl`) and the subscription's figures move as at a signal exit
-    (reason EXIT). Sending the closing order to a live exchange is the order records'
-    business (the live-trading issue)."""
+    """Close one of the user's open trades now through the orders worker: a reduce-only
+    market order (reason EXIT) priced at the platform's current price (the newest stored
+    close of its market: where the paper exchange fills it). The trade answers CLOSING;
+    its fills close it, with its PnL and the subscription's figures, as any exit."""
     trade = (
         Trade.objects.select_for_update(of=("self",))
         .filter(id=position_id, subscription__user=user)
@@ -108,7 +101,12 @@ def position_close(*, user, position_id) -> Trade:
     price = trade_current_price(trade=trade)
     if price is None:
         raise ApplicationError(f"No market price for {trade.symbol} yet", status_code=409)
-    _mark_closed(trade, price, Trade.ExitReason.EXIT, timezone.now())
-    if not trades_close([trade]):  # the engine closed it first
+    order_ids = trades_close_request(
+        trades=[trade], reason=Trade.ExitReason.EXIT, prices={trade.id: price}
+    )
+    if not order_ids:  # the engine closed it first
         raise ApplicationError("Position is already closed", status_code=409)
+    orders_enqueue(order_ids)
+    trade.refresh_from_db()
+    trade.exit_price = price  # what it is priced at; the fills decide
     return trade

@@ -146,7 +146,7 @@ class ClosePositionView(SpaView):
         return Response(
             {
                 "success": True,
-                "message": "Position closed",
+                "message": "Position closing: a reduce-only market order is on its way",
                 "position_id": trade.id,
                 "exit_price": trade.exit_price,
                 "pnl": trade.pnl,

@@ -218,6 +218,7 @@ MATRIX = [
         OWNER_ONLY,
     ),
     ("subscription-trades", "get", SUB + "/trades", None, OWNER_ONLY),
+    ("order-list", "get", "/api/orders", None, SIGNED_IN),
     ("broker-credential-list", "get", CREDENTIALS, None, SIGNED_IN),
     ("broker-credential-list", "post", CREDENTIALS, _credential, CREATED_BY_ANY),
     ("broker-credential-detail", "delete", CREDENTIALS + "/{spare_credential}", None, OWNER_ONLY),

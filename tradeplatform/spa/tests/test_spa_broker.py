@@ -4,8 +4,9 @@ the balance the subscribe modal checks."""
 import pytest
 
 from accounts.models import BrokerCredential
+from accounts.services import broker_credential_open
 from accounts.tests.factories import BrokerCredentialFactory, UserFactory
-from marketdata.tests.binance_standin import CCXT_OPTIONS, BinanceStandIn
+from marketdata.exchange_standin import CCXT_OPTIONS, StandInExchange
 from subscriptions.tests.factories import SubscriptionFactory
 
 from .client import NUMBER, assert_shape, signed_in
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 KEYS = {"apiKey": "spa-key-0123456789", "apiSecret": "spa-secret-never-shown-9876"}
 
 
-def test_connect_see_status_and_disconnect():
+def test_connect_see_status_and_disconnect(orders_worker_keys):
     me = UserFactory()
     spa = signed_in(me)
     assert spa.get("/api/broker/status").json() == {
@@ -31,7 +32,9 @@ def test_connect_see_status_and_disconnect():
     assert KEYS["apiKey"].encode() not in stored.content
     credential = BrokerCredential.objects.get(user=me)
     assert credential.broker_name == "paper"
-    assert credential.api_key == KEYS["apiKey"]  # sealed at rest, as every credential
+    # Sealed at rest, as every credential: only the orders worker's key opens it.
+    assert KEYS["apiKey"] not in credential.api_key_sealed
+    assert broker_credential_open(credential=credential).api_key == KEYS["apiKey"]
 
     status = spa.get("/api/broker/status").json()
     assert_shape(status, {"connected": bool, "brokerName": str, "connectedAt": str})
@@ -101,29 +104,17 @@ def test_no_balance_without_a_credential_and_none_read_from_an_exchange_here():
     assert "only the orders worker" in exchange.json()["error"]
 
 
-def test_keys_go_to_the_configured_broker(settings):
-    settings.SPA_BROKER = "binanceusdm"
+def test_keys_go_to_the_configured_broker(exchange):
     me = UserFactory()
     response = signed_in(me).post("/api/broker/keys", KEYS)
     assert response.status_code == 200
     assert response.json()["credential"]["brokerName"] == "binanceusdm"
 
 
-class _AccountStandIn(BinanceStandIn):
-    """The stand-in, plus Binance's signed account read (what ccxt's fetch_balance asks)."""
-
-    def route(self, method, path, query, headers):
-        if method == "GET" and path == "/api/v3/account":
-            if self.accounts.get(headers.get("X-MBX-APIKEY", "")) is None:
-                return 401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions."}
-            return 200, {"balances": [{"asset": "USDT", "free": "100.0", "locked": "0.0"}]}
-        return super().route(method, path, query, headers)
-
-
 @pytest.fixture
 def exchange(settings):
-    with _AccountStandIn(accounts={KEYS["apiKey"]: KEYS["apiSecret"]}) as standin:
-        settings.SPA_BROKER = "binance"
+    with StandInExchange(accounts={KEYS["apiKey"]: KEYS["apiSecret"]}) as standin:
+        settings.SPA_BROKER = "binanceusdm"
         settings.CCXT_API_URL = standin.url
         settings.CCXT_OPTIONS = CCXT_OPTIONS
         yield standin
@@ -135,6 +126,6 @@ def test_the_connection_test_asks_the_exchange(exchange):
     assert accepted.status_code == 200, accepted.content
     refused = spa.post("/api/broker/test", {**KEYS, "apiKey": "wrong-key-0000"})
     assert refused.status_code == 400
-    assert refused.json()["error"].startswith("binance refused the keys")
+    assert refused.json()["error"] == "binanceusdm refused the keys"
     assert KEYS["apiSecret"] not in refused.json()["error"]
-    assert any(request["path"] == "/api/v3/account" for request in exchange.requests)
+    assert any(request["path"] == "/fapi/v3/account" for request in exchange.requests)

@@ -368,15 +368,18 @@ def test_position_lists_take_the_same_queries_for_any_number_of_trades(book):
     assert queries() == few
 
 
-def test_closing_a_position_closes_the_trade_at_the_current_price(book):
+def test_closing_a_position_closes_the_trade_at_the_current_price(
+    book, django_capture_on_commit_callbacks
+):
     me, subscription, long, *_ = book
     spa = signed_in(me)
-    response = spa.post(
-        "/api/positions/close", {"positionId": str(long.id), "reason": "Manual close"}
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # then the orders worker fills it
+        response = spa.post(
+            "/api/positions/close", {"positionId": str(long.id), "reason": "Manual close"}
+        )
     assert response.status_code == 200, response.content
     assert response.json()["success"] is True
-    assert response.json()["exitPrice"] == 110
+    assert response.json()["exitPrice"] == 110 and response.json()["pnl"] is None
     long.refresh_from_db()
     assert long.status == Trade.Status.CLOSED
     assert long.exit_price == Decimal("110")
