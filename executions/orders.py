@@ -235,7 +235,8 @@ def order_process(*, order_id) -> Order:
     return order
 
 
-def _request(order: Order) -> OrderRequest:
+def order_request(order: Order) -> OrderRequest:
+    """What the broker is asked for this row."""
     return OrderRequest(
         symbol=order.symbol,
         side=order.side,
@@ -360,7 +361,7 @@ def _process_later(order: Order, *, round_: int | None) -> None:
 def _submit(order: Order, broker, *, round_: int | None) -> None:
     """Send a claimed SUBMITTED order once and book the answer."""
     try:
-        answer = broker.submit(_request(order))
+        answer = broker.submit(order_request(order))
     except BrokerAuthFailed as exc:
         _book_rejection(order, str(exc))
         credential_auth_failed(credential=order.credential, reason=str(exc))
@@ -406,7 +407,7 @@ def order_sync(*, order: Order, broker=None, round_: int | None = 0) -> Order:
     never acknowledged is sent again (same client id), claimed on its attempt count."""
     broker = broker or get_broker(order.credential)
     try:
-        answer = broker.fetch(_request(order))
+        answer = broker.fetch(order_request(order))
     except BrokerAuthFailed as exc:
         credential_auth_failed(credential=order.credential, reason=str(exc))
         return order
@@ -556,7 +557,7 @@ def protections_cancel(*, trade: Trade, broker) -> None:
         trade=trade, purpose__in=PROTECTIONS, status__in=Order.ACTIVE, type__in=_CONDITIONAL
     ).select_related("credential", "trade__subscription"):
         try:
-            broker.cancel(_request(order))
+            broker.cancel(order_request(order))
         except BrokerAmbiguous as exc:
             _note_error(order, str(exc))
             continue

@@ -45,30 +45,23 @@ def test_paper_entries_fill_through_the_orders_lifecycle(paper_trade):
     assert trade.status == Trade.Status.OPEN and not trade.protected_on_exchange
 
 
-def test_cancelling_a_subscription_closes_its_positions(
-    paper_trade, auth_client, user, django_capture_on_commit_callbacks
+def test_an_operator_flattens_a_subscription(
+    paper_trade, admin_client, django_capture_on_commit_callbacks
 ):
-    trade = paper_trade(SubscriptionFactory(user=user))
+    trade = paper_trade()
     CandleFactory(close=Decimal("104"))
     with django_capture_on_commit_callbacks(execute=True):
-        response = auth_client.delete(f"/api/strategies/subscriptions/{trade.subscription_id}")
-    assert response.status_code == 200
+        response = admin_client.post(
+            "/admin/subscriptions/strategysubscription/",
+            {"action": "subscription_flatten", "_selected_action": [trade.subscription_id]},
+        )
+    assert response.status_code == 302
     trade.refresh_from_db()
     assert trade.status == Trade.Status.CLOSED and trade.exit_reason == "FLATTEN"
     assert trade.exit_price == Decimal("104") and trade.pnl == Decimal("8")
     exit_order = trade.orders.get(purpose=Order.Purpose.EXIT)
     assert exit_order.reduce_only and exit_order.status == Order.Status.FILLED
-
-
-def test_a_cancel_may_keep_the_positions(
-    paper_trade, auth_client, user, django_capture_on_commit_callbacks
-):
-    trade = paper_trade(SubscriptionFactory(user=user))
-    with django_capture_on_commit_callbacks(execute=True):
-        url = f"/api/strategies/subscriptions/{trade.subscription_id}?keepPositions=true"
-        assert auth_client.delete(url).status_code == 200
-    trade.refresh_from_db()
-    assert trade.status == Trade.Status.OPEN and trade.orders.count() == 1
+    assert StrategySubscription.objects.get(id=trade.subscription_id).is_active
 
 
 def test_operator_flattens_a_user_and_pulls_the_kill_switch(

@@ -43,7 +43,7 @@ def credential_newest_active(*, user) -> BrokerCredential | None:
     """The account the SPA shows: the user's newest active credential (nothing decrypted)."""
     return (
         BrokerCredential.objects.filter(user=user, is_active=True)
-        .defer("api_key", "api_secret")
+        .defer("api_key_sealed", "api_secret_sealed")
         .order_by("-created_at", "-id")
         .first()
     )

@@ -31,7 +31,8 @@ def test_connect_see_status_and_disconnect():
     assert KEYS["apiKey"].encode() not in stored.content
     credential = BrokerCredential.objects.get(user=me)
     assert credential.broker_name == "paper"
-    assert credential.api_key == KEYS["apiKey"]  # sealed at rest, as every credential
+    assert credential.api_key_last4 == KEYS["apiKey"][-4:]  # sealed at rest, as every credential
+    assert KEYS["apiKey"] not in credential.api_key_sealed
 
     status = spa.get("/api/broker/status").json()
     assert_shape(status, {"connected": bool, "brokerName": str, "connectedAt": str})
