@@ -671,19 +671,18 @@ def _pause_for_discrepancy(*, credential_id, symbol: str, reason: str) -> None:
 
 
 def credentials_to_reconcile() -> list:
-    """Credentials with anything the exchange could disagree about."""
+    """Credentials with anything the exchange could disagree about: unfinished orders (a
+    paper one too: a NEW order whose message was lost is sent from here), and open trades
+    on a real exchange."""
     with_orders = Order.objects.filter(status__in=Order.ACTIVE).values_list(
         "credential_id", flat=True
     )
-    with_trades = Trade.objects.filter(
-        status__in=(Trade.Status.OPEN, Trade.Status.CLOSING)
-    ).values_list("subscription__broker_credential_id", flat=True)
-    ids = set(with_orders.distinct()) | set(with_trades.distinct())
-    return sorted(
-        BrokerCredential.objects.filter(id__in=ids)
-        .exclude(broker_name=BrokerCredential.PAPER)
-        .values_list("id", flat=True)
+    with_trades = (
+        Trade.objects.filter(status__in=(Trade.Status.OPEN, Trade.Status.CLOSING))
+        .exclude(subscription__broker_credential__broker_name=BrokerCredential.PAPER)
+        .values_list("subscription__broker_credential_id", flat=True)
     )
+    return sorted(set(with_orders.distinct()) | set(with_trades.distinct()))
 
 
 def submitted_orders_reconcile() -> int:

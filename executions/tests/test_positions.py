@@ -103,3 +103,26 @@ def test_a_subscriber_sees_their_own_orders_only(paper_trade, auth_client, user)
     assert auth_client.get(f"/api/orders?tradeId={mine.id}").json()["pagination"]["total"] == 1
     assert auth_client.get("/api/orders?tradeId=nope").json()["orders"] == []
     assert auth_client.get("/api/orders?status=REJECTED").json()["orders"] == []
+
+
+def test_an_order_whose_message_was_lost_is_sent_by_the_reconciliation(
+    django_capture_on_commit_callbacks,
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from executions.tasks import orders_reconcile
+
+    subscription = SubscriptionFactory()
+    trade = TradeFactory(subscription=subscription, quantity=Decimal("2"), entry=False)
+    [order_id] = entry_orders_create(
+        execution=trade.execution,
+        entries=[
+            (trade.id, subscription.broker_credential_id, "BUY", Decimal("2"), Decimal("100"))
+        ],
+    )  # never enqueued: the message went missing
+    Order.objects.filter(id=order_id).update(created_at=timezone.now() - timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        orders_reconcile.delay()
+    assert Order.objects.get(id=order_id).status == Order.Status.FILLED
