@@ -24,6 +24,7 @@ from collections.abc import Callable
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from executions.sandbox import BACKENDS, bwrap_unusable_reason, run_strategy
+from executions.sandbox._backends import warm_server
 
 STRATEGY = """
 def generate_signal(candles, params):
@@ -105,6 +106,38 @@ def main() -> None:
     for label in medians:
         if label.startswith("sandbox_warm"):
             print(f"{label}_vs_fresh_interpreter: {medians[label] / fresh:.2f}")
+    # CPU time per execution, this process and the warm server's tree together: what
+    # the machine pays whatever else runs on it (the wall-clock figures depend on that).
+    for backend in ("warm", "warm-bwrap"):
+        if backend.endswith("bwrap") and unusable:
+            continue
+        print(
+            f"sandbox_{backend.replace('-', '_')}_cpu_ms_per_run: {cpu_per_run(backend, runs):.2f}"
+        )
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU time of ``pid`` and its descendants, reaped ones included (/proc/<pid>/stat)."""
+    total = 0.0
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    total += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as handle:
+            total += sum(_tree_cpu_seconds(int(child)) for child in handle.read().split())
+    return total
+
+
+def cpu_per_run(backend: str, runs: int) -> float:
+    call = sandbox_call(backend)
+    call()
+    server = warm_server(bwrap=backend.endswith("bwrap")).pid
+    assert server is not None
+    before = _tree_cpu_seconds(server) + time.process_time()
+    for _ in range(runs):
+        call()
+    after = _tree_cpu_seconds(server) + time.process_time()
+    return (after - before) / runs * 1000
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import BrokerCredential
 from accounts.services import user_quota_check
 from accounts.signals import positions_flatten_requested
+from strategies.locks import strategy_lock
 from strategies.selectors import strategy_get_for_subscription
 from strategies.services import strategy_subscriber_added, strategy_subscriber_removed
 from tradeplatform.api import ApplicationError
@@ -204,6 +205,9 @@ def subscription_cancel(
     Its open trades close at the strategy's next candle close, at that close's price (the
     engine does it, reason CANCELLED: never at an older price the subscriber could pick),
     or, with `keep_open_trades`, stay open and follow the strategy until they close."""
+    # The engine's lock: a close writing trades for this subscription ends first, so the
+    # answer counts them.
+    strategy_lock(strategy_id=subscription.strategy_id)
     if not _claim(
         subscription,
         where={"is_active": True},

@@ -38,8 +38,9 @@ class Fenced(Exception):
 
 
 def close_lock_key(*, strategy_id, candle_close: datetime) -> int:
-    """The (strategy, close) lock's key: 64 bits of a hash, PostgreSQL's signed bigint."""
-    text = f"{strategy_id}:{candle_close.isoformat()}".encode()
+    """The (strategy, close) lock's key: 64 bits of a hash of the strategy id and the
+    close's instant (whatever its time zone), PostgreSQL's signed bigint."""
+    text = f"{strategy_id}:{candle_close.timestamp()}".encode()
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big", signed=True)
 
 

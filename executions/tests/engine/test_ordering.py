@@ -338,3 +338,29 @@ def test_the_trades_of_a_cancelled_subscription_close_at_the_next_close(run_clos
     assert "closing 1 trade(s) of cancelled subscriptions at 100" in execution.execution_log
     cancelled.refresh_from_db()
     assert (cancelled.winning_trades, cancelled.total_pnl) == (1, D(20))
+
+
+def test_a_huge_signal_fails_the_run_and_is_not_stored():
+    """900 KB of signal: the live cap is the backtests' (4 KB), and nothing of it is kept."""
+    make_candles()
+    strategy = make_strategy(source('return {"action": "HOLD", "pad": "x" * 900_000}'))
+    execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
+    execution.refresh_from_db()
+    assert execution.status == Status.FAILED
+    assert "4096 bytes" in execution.error_message
+    assert execution.signal is None
+
+
+def test_the_close_lock_names_the_instant_not_its_spelling():
+    from datetime import timezone as tz
+
+    from executions.engine import close_lock_key
+
+    strategy_id = uuid4()
+    elsewhere = CLOSE.astimezone(tz(timedelta(hours=2)))
+    assert close_lock_key(strategy_id=strategy_id, candle_close=elsewhere) == close_lock_key(
+        strategy_id=strategy_id, candle_close=CLOSE
+    )
+    assert close_lock_key(strategy_id=strategy_id, candle_close=NEXT) != close_lock_key(
+        strategy_id=strategy_id, candle_close=CLOSE
+    )

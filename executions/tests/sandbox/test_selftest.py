@@ -18,7 +18,7 @@ from kombu.serialization import dumps, loads
 
 from executions import sandbox
 from executions.sandbox import _backends, _selftest, selftest
-from executions.tests.flow import BUY_WITH_STOPS, CLOSE, make_candles, make_strategy
+from executions.tests.helpers import BUY_WITH_STOPS, CLOSE, make_candles, make_strategy
 from executions.worker_guard import confinement_check, confinement_reset, sandbox_targets
 from strategies.settings_cache import strategy_settings_get
 from tradeplatform.celery import app as celery_app
@@ -51,6 +51,19 @@ def test_the_selftest_catches_real_breaches(monkeypatch):
     assert any(failure.startswith(_selftest.CHECKS["other_processes"]) for failure in failures)
     if os.geteuid() == 0:
         assert any(failure.startswith(_selftest.CHECKS["identity"]) for failure in failures)
+
+
+def test_unconfined_keeps_seccomp_and_rlimits():
+    # What it promises: an empty environment, the rlimits, no process, no socket, none
+    # of the system calls a computation never needs.
+    assert _selftest.PROMISES["unconfined"] == {
+        "environment",
+        "limits",
+        "processes",
+        "syscalls",
+        "sockets",
+    }
+    assert selftest("unconfined") == []
 
 
 # A launcher that takes a system call away before starting the sandbox runtime, as a
@@ -112,7 +125,7 @@ def test_a_worker_without_landlock_refuses_strategies(machine_without, confineme
     assert confinement_check("warm") == [
         "the probe did not run: sandbox confinement failed: Landlock: ABI 0 here, 6 needed"
     ]
-    execution = execution_run(strategy_id=strategy.id, close_time=CLOSE)
+    execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
     assert execution.status == StrategyExecution.Status.FAILED
     assert "Landlock: ABI 0 here, 6 needed" in execution.error_message
     assert not Trade.objects.exists()
