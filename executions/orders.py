@@ -231,7 +231,8 @@ def order_process(*, order_id) -> Order:
     return order
 
 
-def _request(order: Order) -> OrderRequest:
+def order_request(order: Order) -> OrderRequest:
+    """What the broker is asked for this row."""
     return OrderRequest(
         symbol=order.symbol,
         side=order.side,
@@ -356,7 +357,7 @@ def _process_later(order: Order, *, round_: int | None) -> None:
 def _submit(order: Order, broker, *, round_: int | None) -> None:
     """Send a claimed SUBMITTED order once and book the answer."""
     try:
-        answer = broker.submit(_request(order))
+        answer = broker.submit(order_request(order))
     except BrokerAuthFailed as exc:
         _book_rejection(order, str(exc))
         credential_auth_failed(credential=order.credential, reason=str(exc))
@@ -402,7 +403,7 @@ def order_sync(*, order: Order, broker=None, round_: int | None = 0) -> Order:
     never acknowledged is sent again (same client id), claimed on its attempt count."""
     broker = broker or get_broker(order.credential)
     try:
-        answer = broker.fetch(_request(order))
+        answer = broker.fetch(order_request(order))
     except BrokerAuthFailed as exc:
         credential_auth_failed(credential=order.credential, reason=str(exc))
         return order
@@ -552,7 +553,7 @@ def protections_cancel(*, trade: Trade, broker) -> None:
         trade=trade, purpose__in=PROTECTIONS, status__in=Order.ACTIVE, type__in=_CONDITIONAL
     ).select_related("credential", "trade__subscription"):
         try:
-            broker.cancel(_request(order))
+            broker.cancel(order_request(order))
         except BrokerAmbiguous as exc:
             _note_error(order, str(exc))
             continue
@@ -666,19 +667,18 @@ def _pause_for_discrepancy(*, credential_id, symbol: str, reason: str) -> None:
 
 
 def credentials_to_reconcile() -> list:
-    """Credentials with anything the exchange could disagree about."""
+    """Credentials with anything the exchange could disagree about: unfinished orders (a
+    paper one too: a NEW order whose message was lost is sent from here), and open trades
+    on a real exchange."""
     with_orders = Order.objects.filter(status__in=Order.ACTIVE).values_list(
         "credential_id", flat=True
     )
-    with_trades = Trade.objects.filter(
-        status__in=(Trade.Status.OPEN, Trade.Status.CLOSING)
-    ).values_list("subscription__broker_credential_id", flat=True)
-    ids = set(with_orders.distinct()) | set(with_trades.distinct())
-    return sorted(
-        BrokerCredential.objects.filter(id__in=ids)
-        .exclude(broker_name=BrokerCredential.PAPER)
-        .values_list("id", flat=True)
+    with_trades = (
+        Trade.objects.filter(status__in=(Trade.Status.OPEN, Trade.Status.CLOSING))
+        .exclude(subscription__broker_credential__broker_name=BrokerCredential.PAPER)
+        .values_list("subscription__broker_credential_id", flat=True)
     )
+    return sorted(set(with_orders.distinct()) | set(with_trades.distinct()))
 
 
 def submitted_orders_reconcile() -> int:

@@ -11,8 +11,7 @@ renamed or added column is picked up (or fails loudly), never silently shifted:
   close they opened at, or locked FOR UPDATE);
 - `trades_open` / `trades_insert`: new trades by COPY (~5x faster than bulk_create for
   10,000), with the subscriptions' trade counts (their ENTRY orders: `executions.orders`);
-- `trades_close`: exits by one UPDATE … FROM unnest(arrays) that only touches rows still
-  OPEN, with the subscriptions' win/loss/PnL figures.
+Exits are orders: `executions.orders` books their fills and closes the trades.
 """
 
 from collections.abc import Iterable
@@ -28,7 +27,6 @@ from executions.models import StrategyExecution, Trade
 from subscriptions.models import StrategySubscription
 from subscriptions.risk import RISK_FIELDS
 from subscriptions.trade_stats import (
-    subscription_stats_apply_closed_trades,
     subscription_stats_apply_opened,
 )
 
@@ -232,48 +230,3 @@ def _trades_copy(rows: Iterable[dict]) -> None:
                     for field in _TRADE_FIELDS
                 ]
             )
-
-
-# -- closing -----------------------------------------------------------------------------
-
-
-def trades_close(trades: list[Trade]) -> list[Trade]:
-    """Store the exit of each trade (exit_price, exit_reason, pnl, closed_at, set by the
-    caller) with one UPDATE that only touches rows still OPEN, then add the closed ones to
-    their subscriptions' figures (one more UPDATE), inside the caller's transaction.
-    Answers the trades it closed. (bulk_update's CASE WHEN takes ~25 s for 10,000 rows.)"""
-    if not trades:
-        return []
-    trade = Trade._meta
-
-    def column(name: str) -> str:
-        return _quote(trade.get_field(name).column)
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {_quote(trade.db_table)} AS trade
-            SET {column("status")} = %s, {column("exit_price")} = v.exit_price,
-                {column("exit_reason")} = v.exit_reason, {column("pnl")} = v.pnl,
-                {column("closed_at")} = v.closed_at
-            FROM unnest(%s::uuid[], %s::numeric[], %s::text[], %s::numeric[],
-                        %s::timestamptz[]) AS v(id, exit_price, exit_reason, pnl, closed_at)
-            WHERE trade.id = v.id AND trade.{column("status")} = %s
-            RETURNING trade.id
-            """,  # noqa: S608 (names come from the model)
-            [
-                Trade.Status.CLOSED,
-                [trade.id for trade in trades],
-                [trade.exit_price for trade in trades],
-                [trade.exit_reason for trade in trades],
-                [trade.pnl for trade in trades],
-                [trade.closed_at for trade in trades],
-                Trade.Status.OPEN,
-            ],
-        )
-        closed_ids = {row[0] for row in cursor.fetchall()}
-    closed = [trade for trade in trades if trade.id in closed_ids]
-    subscription_stats_apply_closed_trades(
-        closed=[(trade.subscription_id, trade.pnl) for trade in closed]
-    )
-    return closed

@@ -277,3 +277,23 @@ def test_an_unexplained_difference_pauses_with_the_discrepancy(exchange, run):
     subscription = StrategySubscription.objects.get(id=trade.subscription_id)
     assert subscription.is_paused
     assert "the exchange holds 0.7 BTCUSDT, the platform's book 0.5" in subscription.pause_reason
+
+
+def test_a_fill_booked_twice_closes_and_counts_once(exchange, run):
+    """Two deliveries looking up the same filled exit: the trade closes once."""
+    from executions.brokers import get_broker
+    from executions.orders import order_book, order_request
+
+    trade, entry = live_trade(target=None)
+    run(entry.id)
+    run(trade.orders.get(purpose=Order.Purpose.STOP_LOSS).id)
+    trade.refresh_from_db()
+    [exit_id] = trades_close_request(
+        trades=[trade], reason=Trade.ExitReason.EXIT, prices={trade.id: Decimal("42000")}
+    )
+    exit_order = run(exit_id)
+    broker = get_broker(exit_order.credential)
+    answer = broker.fetch(order_request(exit_order))
+    order_book(order=exit_order, answer=answer, broker=broker)
+    subscription = StrategySubscription.objects.get(id=trade.subscription_id)
+    assert subscription.winning_trades + subscription.losing_trades == 1

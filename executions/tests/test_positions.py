@@ -45,30 +45,23 @@ def test_paper_entries_fill_through_the_orders_lifecycle(paper_trade):
     assert trade.status == Trade.Status.OPEN and not trade.protected_on_exchange
 
 
-def test_cancelling_a_subscription_closes_its_positions(
-    paper_trade, auth_client, user, django_capture_on_commit_callbacks
+def test_an_operator_flattens_a_subscription(
+    paper_trade, admin_client, django_capture_on_commit_callbacks
 ):
-    trade = paper_trade(SubscriptionFactory(user=user))
+    trade = paper_trade()
     CandleFactory(close=Decimal("104"))
     with django_capture_on_commit_callbacks(execute=True):
-        response = auth_client.delete(f"/api/strategies/subscriptions/{trade.subscription_id}")
-    assert response.status_code == 200
+        response = admin_client.post(
+            "/admin/subscriptions/strategysubscription/",
+            {"action": "subscription_flatten", "_selected_action": [trade.subscription_id]},
+        )
+    assert response.status_code == 302
     trade.refresh_from_db()
     assert trade.status == Trade.Status.CLOSED and trade.exit_reason == "FLATTEN"
     assert trade.exit_price == Decimal("104") and trade.pnl == Decimal("8")
     exit_order = trade.orders.get(purpose=Order.Purpose.EXIT)
     assert exit_order.reduce_only and exit_order.status == Order.Status.FILLED
-
-
-def test_a_cancel_may_keep_the_positions(
-    paper_trade, auth_client, user, django_capture_on_commit_callbacks
-):
-    trade = paper_trade(SubscriptionFactory(user=user))
-    with django_capture_on_commit_callbacks(execute=True):
-        url = f"/api/strategies/subscriptions/{trade.subscription_id}?keepPositions=true"
-        assert auth_client.delete(url).status_code == 200
-    trade.refresh_from_db()
-    assert trade.status == Trade.Status.OPEN and trade.orders.count() == 1
+    assert StrategySubscription.objects.get(id=trade.subscription_id).is_active
 
 
 def test_operator_flattens_a_user_and_pulls_the_kill_switch(
@@ -110,3 +103,26 @@ def test_a_subscriber_sees_their_own_orders_only(paper_trade, auth_client, user)
     assert auth_client.get(f"/api/orders?tradeId={mine.id}").json()["pagination"]["total"] == 1
     assert auth_client.get("/api/orders?tradeId=nope").json()["orders"] == []
     assert auth_client.get("/api/orders?status=REJECTED").json()["orders"] == []
+
+
+def test_an_order_whose_message_was_lost_is_sent_by_the_reconciliation(
+    django_capture_on_commit_callbacks,
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from executions.tasks import orders_reconcile
+
+    subscription = SubscriptionFactory()
+    trade = TradeFactory(subscription=subscription, quantity=Decimal("2"), entry=False)
+    [order_id] = entry_orders_create(
+        execution=trade.execution,
+        entries=[
+            (trade.id, subscription.broker_credential_id, "BUY", Decimal("2"), Decimal("100"))
+        ],
+    )  # never enqueued: the message went missing
+    Order.objects.filter(id=order_id).update(created_at=timezone.now() - timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        orders_reconcile.delay()
+    assert Order.objects.get(id=order_id).status == Order.Status.FILLED

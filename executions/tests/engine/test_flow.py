@@ -8,7 +8,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from accounts.tests.factories import BrokerCredentialFactory
-from executions.engine import book, execution_run
+from executions.engine import execution_run
 from executions.models import StrategyExecution, Trade
 from executions.tests.factories import ExecutionFactory, TradeFactory
 from executions.tests.helpers import (
@@ -345,22 +345,6 @@ def test_statements_per_close_do_not_grow_with_subscribers():
         )
         statements.append(len(queries))
     assert statements[0] == statements[1], statements
-
-
-def test_a_trade_is_closed_and_counted_once():
-    strategy = make_strategy(HOLD)
-    subscription = SubscriptionFactory(strategy=strategy)
-    trade = open_trade(subscription, opened_at=CLOSE - PERIOD, quantity="2", stop="95", tp="110")
-    trade.exit_price, trade.exit_reason, trade.pnl = D("95"), "STOP_LOSS", D("-10")
-    trade.status, trade.closed_at = "CLOSED", CLOSE
-
-    assert book.trades_close([trade]) == [trade]
-    assert book.trades_close([trade]) == []  # a second writer finds it closed already
-
-    subscription.refresh_from_db()
-    assert (subscription.losing_trades, subscription.total_pnl) == (1, D("-10"))
-    trade.refresh_from_db()
-    assert (trade.status, trade.pnl, trade.closed_at) == ("CLOSED", D("-10"), CLOSE)
 
 
 def test_no_number_of_the_strategy_prices_or_sizes_a_live_trade(run_close):

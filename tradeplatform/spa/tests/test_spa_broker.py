@@ -36,6 +36,7 @@ def test_connect_see_status_and_disconnect(orders_worker_keys):
     assert KEYS["apiKey"] not in credential.api_key_sealed
     assert KEYS["apiSecret"] not in credential.api_secret_sealed
     assert broker_credential_open(credential=credential).api_key == KEYS["apiKey"]
+    assert credential.api_key_last4 == KEYS["apiKey"][-4:]
 
     status = spa.get("/api/broker/status").json()
     assert_shape(status, {"connected": bool, "brokerName": str, "connectedAt": str})
