@@ -1,6 +1,8 @@
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from .models import BrokerCredential, User
+from .services import supported_brokers
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -37,8 +39,27 @@ class MessageSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class BrokerNameField(serializers.CharField):
+    """Checked by the service (`broker_credential_create`), whose error lists the names."""
+
+
+class BrokerNameFieldSchema(OpenApiSerializerFieldExtension):
+    """The schema's enum of broker names, computed when a schema is generated: ccxt is
+    imported on first use, not when the web process starts."""
+
+    target_class = BrokerNameField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {
+            "type": "string",
+            "enum": sorted(supported_brokers()),
+            "description": "`paper` (simulated fills, no key needed) or a ccxt exchange id "
+            "(an API key and secret required); case-insensitive.",
+        }
+
+
 class BrokerCredentialInputSerializer(serializers.Serializer):
-    broker_name = serializers.CharField(max_length=50)
+    broker_name = BrokerNameField(max_length=50)
     api_key = serializers.CharField(
         max_length=1000, required=False, allow_blank=True, write_only=True
     )

@@ -116,6 +116,7 @@ def _strategy(*, author: User, example, symbol: str, report: SeedReport) -> Stra
             execution_config=config,
             description=example.description,
             tags=example.tags,
+            is_public=True,  # the demo user subscribes to them
         )
         report.note(True, f"strategy {code}")
     elif strategy.strategy_code != example.source:

@@ -53,6 +53,7 @@ from redis.exceptions import LockError, RedisError
 from accounts.models import BrokerCredential
 from executions import trading, worker_guard
 from executions.brokers import BrokerError, PaperBroker, get_broker
+from executions.execution_log import execution_log_join
 from executions.marketdata.selectors import candles_window
 from executions.marketdata.services import candle_ensure
 from executions.models import Candle, StrategyExecution, Trade
@@ -208,6 +209,9 @@ class _Run:
             self._finish(Status.FAILED, error=f"internal error: {type(exc).__name__}: {exc}")
 
     def _finish(self, status: str, *, error: str = "", **fields) -> None:
+        if "subscribers_count" not in fields:
+            # A FAILED or SKIPPED run names the subscriptions it would have served, too.
+            fields["subscribers_count"] = self._subscribers_count()
         execution = self.execution
         execution.status = status
         execution.error_message = error[:4000]
@@ -232,10 +236,7 @@ class _Run:
         output = self.output
         if len(output) > LOG_OUTPUT_LIMIT:
             output = output[:LOG_OUTPUT_LIMIT] + "\n… [output truncated]"
-        if not self.notes:
-            return output
-        engine = "\n".join(self.notes)
-        return f"{output}\n--- engine ---\n{engine}" if output else f"--- engine ---\n{engine}"
+        return execution_log_join(output, self.notes)
 
     # -- the flow --------------------------------------------------------------------
 

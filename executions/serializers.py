@@ -4,14 +4,27 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
 from strategies.models import RESOLUTION_CHOICES
+from strategies.serializers import SymbolField
 from subscriptions.serializers import RiskSettingsSerializer
 
 from .backtest_metrics import metrics_from_json
+from .execution_log import engine_notes_for_author, execution_log_split
 from .models import Backtest, BacktestTrade, StrategyExecution, Trade
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
+    """One run. `output` and `engineNotes` are the strategy author's debugging aids: they
+    are in the answer only where the view has checked the caller is the author (or staff)
+    and says so with `author_view` in the context; anywhere else they are absent."""
+
     strategy_id = serializers.UUIDField(read_only=True)
+    output = serializers.SerializerMethodField(
+        help_text="What the strategy printed during the run (first 64 KB); author only."
+    )
+    engine_notes = serializers.SerializerMethodField(
+        help_text="What the engine did with the signal: trades opened and closed, and per "
+        "reason how many subscriptions got no trade; author only."
+    )
 
     class Meta:
         model = StrategyExecution
@@ -28,9 +41,26 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "subscribers_count",
             "trades_created",
             "error_message",
+            "output",
+            "engine_notes",
             "duration_ms",
         ]
         read_only_fields = fields
+
+    AUTHOR_FIELDS = ("output", "engine_notes")
+
+    def get_output(self, execution: StrategyExecution) -> str:
+        return execution_log_split(execution.execution_log)[0]
+
+    def get_engine_notes(self, execution: StrategyExecution) -> list[str]:
+        return engine_notes_for_author(execution_log_split(execution.execution_log)[1])
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if not self.context.get("author_view"):
+            for name in self.AUTHOR_FIELDS:
+                fields.pop(name)
+        return fields
 
 
 class _BlankAsNullChoiceField(serializers.ChoiceField):
@@ -90,7 +120,7 @@ class BacktestInputSerializer(RiskSettingsSerializer):
 
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    symbol = serializers.CharField(max_length=30, required=False, allow_blank=False)
+    symbol = SymbolField(required=False)
     resolution = serializers.ChoiceField(choices=RESOLUTION_CHOICES, required=False)
     fee_rate = _rate("Fee rate", Decimal("0.01"))
     slippage = _rate("Slippage", Decimal("0.05"))

@@ -2,8 +2,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tradeplatform.serializers import RejectUnknownFieldsMixin
+
 from .models import Strategy
 from .selectors import strategy_can_read_source
+from .validation import SYMBOL_PATTERN, SYMBOL_RE, SYMBOL_RULE, normalize_symbol
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -21,6 +24,29 @@ class TagsField(serializers.Field):
         return value
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": SYMBOL_PATTERN,
+        "example": "BTCUSDT",
+        "description": SYMBOL_RULE,
+    }
+)
+class SymbolField(serializers.CharField):
+    """A market symbol (`BTCUSDT`; `btc/usdt` is accepted), stored as `BTCUSDT`."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 31)
+        kwargs.setdefault("help_text", SYMBOL_RULE)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        if not SYMBOL_RE.match(text.strip().upper()):
+            raise serializers.ValidationError(f"{SYMBOL_RULE[0].upper()}{SYMBOL_RULE[1:]}")
+        return normalize_symbol(text)
+
+
 class StrategyInputSerializer(serializers.Serializer):
     """What an author may set. Anything else in the body (id, user, author,
     subscriberCount, createdAt, isMarketplace, …) is ignored."""
@@ -32,7 +58,16 @@ class StrategyInputSerializer(serializers.Serializer):
     strategy_code = serializers.CharField(trim_whitespace=False)
     execution_config = serializers.JSONField()
     tags = TagsField(required=False)
-    is_public = serializers.BooleanField(required=False, default=True)
+    is_public = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Listed for everyone to see, subscribe to and backtest; private (false) "
+        "unless asked.",
+    )
+
+
+class StrategyUpdateSerializer(RejectUnknownFieldsMixin, StrategyInputSerializer):
+    """PUT/PATCH (a partial body): a field it does not take is a 400 naming it."""
 
 
 class StrategyOutputSerializer(serializers.ModelSerializer):

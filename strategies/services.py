@@ -114,7 +114,7 @@ def strategy_create(
     execution_config: dict,
     description: str = "",
     tags=None,
-    is_public: bool = True,
+    is_public: bool = False,
 ) -> Strategy:
     try:
         validate_strategy_source(strategy_code)

@@ -22,7 +22,11 @@ from tradeplatform.schema import ErrorSerializer, answer, schema_generation
 from . import selectors, services
 from .filters import StrategyFilter
 from .models import Strategy
-from .serializers import StrategyInputSerializer, StrategyOutputSerializer
+from .serializers import (
+    StrategyInputSerializer,
+    StrategyOutputSerializer,
+    StrategyUpdateSerializer,
+)
 
 
 class IsOwnerForWrites(BasePermission):
@@ -53,12 +57,12 @@ STRATEGY_ANSWER = answer("StrategyAnswer", strategy=StrategyOutputSerializer())
     ),
     update=extend_schema(
         summary="Change a strategy (owner; a partial body is accepted)",
-        request=StrategyInputSerializer,
+        request=StrategyUpdateSerializer,
         responses=STRATEGY_ANSWER,
     ),
     partial_update=extend_schema(
         summary="Change a strategy (owner)",
-        request=StrategyInputSerializer,
+        request=StrategyUpdateSerializer,
         responses=STRATEGY_ANSWER,
     ),
     destroy=extend_schema(
@@ -98,7 +102,9 @@ class StrategyViewSet(NotFoundMessageMixin, viewsets.ModelViewSet):
 
     def get_serializer_class(self):
         # By method, not action: the browsable API builds its forms with a cloned request.
-        if self.request is not None and self.request.method in ("POST", "PUT", "PATCH"):
+        if self.request is not None and self.request.method in ("PUT", "PATCH"):
+            return StrategyUpdateSerializer
+        if self.request is not None and self.request.method == "POST":
             return StrategyInputSerializer
         return StrategyOutputSerializer
 
@@ -121,7 +127,7 @@ class StrategyViewSet(NotFoundMessageMixin, viewsets.ModelViewSet):
     def update(self, request, *args, **kwargs):
         strategy = self.get_object()
         # PUT takes a partial body, as the original design does.
-        data = StrategyInputSerializer(data=request.data, partial=True)
+        data = StrategyUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         strategy = services.strategy_update(strategy=strategy, data=dict(data.validated_data))
         return self._answer(strategy)

@@ -4,6 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
 from strategies.models import Strategy
+from tradeplatform.serializers import RejectUnknownFieldsMixin
 
 from .models import StrategySubscription
 from .selectors import subscription_stats
@@ -70,7 +71,20 @@ class RiskSettingsSerializer(serializers.Serializer):
 
 
 class SubscribeInputSerializer(RiskSettingsSerializer):
-    broker_credential_id = serializers.UUIDField()
+    broker_credential_id = serializers.UUIDField(
+        help_text="One of the caller's active broker credentials."
+    )
+
+
+class SubscriptionUpdateSerializer(RejectUnknownFieldsMixin, RiskSettingsSerializer):
+    """PUT/PATCH of a subscription: the risk settings, and the broker credential it trades
+    with (another active one of the same user; refused while a trade is open)."""
+
+    broker_credential_id = serializers.UUIDField(
+        required=False,
+        help_text="Move the subscription to another of the caller's active broker "
+        "credentials (not while it has open trades).",
+    )
 
 
 class SubscriptionStrategySerializer(serializers.ModelSerializer):

@@ -16,10 +16,10 @@ from . import selectors, services
 from .filters import SubscriptionFilter
 from .models import StrategySubscription
 from .serializers import (
-    RiskSettingsSerializer,
     SubscribeInputSerializer,
     SubscriptionOutputSerializer,
     SubscriptionStatsSerializer,
+    SubscriptionUpdateSerializer,
 )
 
 
@@ -35,6 +35,15 @@ SUBSCRIPTION_CHANGED = answer(
     "SubscriptionChangedAnswer",
     message=serializers.CharField(),
     subscription=SubscriptionOutputSerializer(),
+)
+
+
+UPDATE_DESCRIPTION = (
+    "Only the risk settings and `brokerCredentialId` are writable; a body naming any other "
+    "field (`strategyId`, a misspelt key, …) is a 400 that names it. `brokerCredentialId` "
+    "moves the subscription to another active credential of the caller (someone else's "
+    "answers 404), refused while the subscription has open trades. A cancelled "
+    "subscription cannot be changed."
 )
 
 
@@ -76,13 +85,15 @@ class SubscribeView(APIView):
     list=extend_schema(summary="The caller's subscriptions, newest first"),
     retrieve=extend_schema(summary="One subscription", responses=SUBSCRIPTION_ANSWER),
     update=extend_schema(
-        summary="Change the risk settings (a partial body is accepted)",
-        request=RiskSettingsSerializer,
+        summary="Change the risk settings or the broker credential (a partial body is accepted)",
+        description=UPDATE_DESCRIPTION,
+        request=SubscriptionUpdateSerializer,
         responses=SUBSCRIPTION_CHANGED,
     ),
     partial_update=extend_schema(
-        summary="Change the risk settings",
-        request=RiskSettingsSerializer,
+        summary="Change the risk settings or the broker credential",
+        description=UPDATE_DESCRIPTION,
+        request=SubscriptionUpdateSerializer,
         responses=SUBSCRIPTION_CHANGED,
     ),
     destroy=extend_schema(summary="Cancel (soft)", responses={200: MessageSerializer}),
@@ -129,8 +140,8 @@ class SubscriptionViewSet(
 
     def update(self, request, *args, **kwargs):
         subscription = self.get_object()
-        # PUT takes a partial body too; only the risk settings are read from it.
-        data = RiskSettingsSerializer(data=request.data, partial=True)
+        # PUT takes a partial body too; a field it does not take is a 400 naming it.
+        data = SubscriptionUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         subscription = services.subscription_update(
             subscription=subscription, data=dict(data.validated_data)

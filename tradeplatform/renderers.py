@@ -21,7 +21,8 @@ _AS_IS = (str, int, float, Decimal, type(None), datetime, date, time, UUID)
 
 
 @lru_cache(maxsize=4096)
-def _camel_key(key: str) -> str:
+def camel_key(key: str) -> str:
+    """`risk_per_trade` -> `riskPerTrade`, as the wire spells it."""
     return util.camelize_re.sub(util.underscore_to_camel, key) if "_" in key else key
 
 
@@ -36,7 +37,7 @@ def camelize(data, *, ignore_fields=(), ignore_keys=(), **options):
             for key, item in value.items():
                 if isinstance(key, Promise):
                     key = force_str(key)
-                new_key = _camel_key(key) if isinstance(key, str) else key
+                new_key = camel_key(key) if isinstance(key, str) else key
                 if key not in ignore_fields and new_key not in ignore_fields:
                     item = convert(item)
                 if key in ignore_keys or new_key in ignore_keys:

@@ -40,12 +40,23 @@ def test_owner_sees_the_executions_newest_first(auth_client, user, django_assert
         "subscribersCount",
         "tradesCreated",
         "errorMessage",
+        "output",
+        "engineNotes",
         "durationMs",
     }
     assert row["signal"] == {"action": "BUY", "stop_loss": 1.5}
     assert row["errorMessage"] == "boom"
     failed = auth_client.get(_url(strategy), {"status": "failed"}).json()["executions"]
     assert [row["id"] for row in failed] == [str(newer.id)]
+
+
+def test_a_status_that_does_not_exist_is_a_400_naming_the_choices(auth_client, user):
+    strategy = StrategyFactory(user=user)
+    ExecutionFactory(strategy=strategy)
+    response = auth_client.get(_url(strategy), {"status": "DONE"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "status must be one of RUNNING, COMPLETED, SKIPPED, FAILED"
+    assert auth_client.get(_url(strategy), {"status": ""}).json()["pagination"]["total"] == 1
 
 
 def test_staff_may_read_them(staff_client):

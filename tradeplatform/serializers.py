@@ -1,0 +1,33 @@
+"""Serializer helpers shared by the apps' input serializers."""
+
+from rest_framework import serializers
+
+from tradeplatform.renderers import camel_key
+
+# What a browsable-API form posts beside the fields (Django's CSRF token, DRF's overrides).
+_FORM_KEYS = frozenset({"csrfmiddlewaretoken"})
+
+
+class RejectUnknownFieldsMixin:
+    """An input serializer that refuses a body naming a field it does not take, rather
+    than answering 200 and silently ignoring it (`strategyId` in a subscription's PATCH,
+    a misspelt `riskPertrade`). The error names every such field, in the wire's camelCase,
+    and the fields that are writable."""
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            unknown = sorted(
+                key
+                for key in data
+                if key not in self.fields and key not in _FORM_KEYS and not key.startswith("_")
+            )
+            if unknown:
+                names = ", ".join(camel_key(key) for key in unknown)
+                writable = ", ".join(
+                    camel_key(name) for name, field in self.fields.items() if not field.read_only
+                )
+                message = f"Unknown or read-only fields: {names} (writable: {writable})"
+                raise serializers.ValidationError(
+                    {"non_field_errors": [message], **{key: ["Unknown field"] for key in unknown}}
+                )
+        return super().to_internal_value(data)
