@@ -18,6 +18,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from accounts.serializers import MessageSerializer
 from tradeplatform.api import NotFoundMessageMixin
 from tradeplatform.schema import ErrorSerializer, answer, schema_generation
+from tradeplatform.views import STRATEGY_GUIDE_URL
 
 from . import selectors, services
 from .filters import StrategyFilter
@@ -49,6 +50,15 @@ STRATEGY_ANSWER = answer("StrategyAnswer", strategy=StrategyOutputSerializer())
     ),
     create=extend_schema(
         summary="Upload a strategy",
+        description=(
+            "The source defines `generate_signal(candles, params)`; how to write one (the "
+            "candles, `params`, the indicators, the signal's keys, `executionConfig`, the "
+            f"sandbox's limits, backtesting) is the [strategy guide]({STRATEGY_GUIDE_URL}). "
+            "The source must compile and define that function (an error names the line); "
+            "`executionConfig` is `{symbol, resolution, lookbackPeriod?, params?}`. The "
+            "strategy is private unless `isPublic` is true. Throttled per user "
+            "(`THROTTLE_STRATEGY_UPLOAD`, 30 an hour by default): 429 beyond it."
+        ),
         request=StrategyInputSerializer,
         responses={
             201: STRATEGY_ANSWER,

@@ -3,11 +3,12 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from tradeplatform.api import json_not_found, json_server_error
-from tradeplatform.views import LandingView, health
+from tradeplatform.views import LandingView, StrategyGuideView, health
 
 urlpatterns = [
     path("", LandingView.as_view(), name="landing"),
     re_path(r"^health/?$", health, name="health"),
+    re_path(r"^docs/strategy-guide/?$", StrategyGuideView.as_view(), name="strategy-guide"),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("auth/", include("accounts.urls")),

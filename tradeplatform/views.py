@@ -1,3 +1,6 @@
+from functools import cache
+
+from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -8,6 +11,27 @@ from tradeplatform.health import health_report
 
 class LandingView(TemplateView):
     template_name = "landing.html"
+
+
+STRATEGY_GUIDE_URL = "/docs/strategy-guide"
+
+
+@cache
+def _guide_html() -> str:
+    """docs/strategy-guide.md as HTML (CommonMark and tables; raw HTML in it is escaped)."""
+    from markdown_it import MarkdownIt
+
+    source = (settings.BASE_DIR / "docs" / "strategy-guide.md").read_text()
+    return MarkdownIt("commonmark", {"html": False}).enable("table").render(source)
+
+
+class StrategyGuideView(TemplateView):
+    """The strategy author's guide, the repository's docs/strategy-guide.md, as a page."""
+
+    template_name = "strategy_guide.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "guide": _guide_html()}
 
 
 @never_cache
