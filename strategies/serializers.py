@@ -3,10 +3,32 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tradeplatform.serializers import RejectUnknownFieldsMixin
+from tradeplatform.views import STRATEGY_GUIDE_URL
 
 from .models import Strategy
 from .selectors import strategy_can_read_source
-from .validation import SYMBOL_PATTERN, SYMBOL_RE, SYMBOL_RULE, normalize_symbol
+from .validation import (
+    MAX_SOURCE_BYTES,
+    SYMBOL_PATTERN,
+    SYMBOL_RE,
+    SYMBOL_RULE,
+    normalize_symbol,
+)
+
+# What the browsable API's upload form starts from.
+SOURCE_TEMPLATE = """from indicators import sma
+
+
+def generate_signal(candles, params):
+    tunables = params.get("params") or {}
+    period = int(tunables.get("period", 20))
+    if len(candles) < period:
+        return {"action": "HOLD"}
+    if candles.close[-1] > sma(candles.close, period)[-1]:
+        return {"action": "BUY", "stopLoss": min(candles.low[-period:])}
+    return {"action": "HOLD"}
+"""
+CONFIG_TEMPLATE = {"symbol": "BTCUSDT", "resolution": 5, "lookbackPeriod": 100, "params": {}}
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -52,12 +74,30 @@ class StrategyInputSerializer(serializers.Serializer):
     subscriberCount, createdAt, isMarketplace, …) is ignored."""
 
     name = serializers.CharField(max_length=200)
-    code = serializers.SlugField(max_length=100)
-    description = serializers.CharField(allow_blank=True, required=False, max_length=10_000)
+    code = serializers.SlugField(
+        max_length=100, help_text="Unique short name: letters, digits, '-' and '_'."
+    )
+    description = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        max_length=10_000,
+        style={"base_template": "textarea.html", "rows": 3},
+    )
     # Checked for size, syntax and the entry point by the service (strategies.validation).
-    strategy_code = serializers.CharField(trim_whitespace=False)
-    execution_config = serializers.JSONField()
-    tags = TagsField(required=False)
+    strategy_code = serializers.CharField(
+        trim_whitespace=False,
+        initial=SOURCE_TEMPLATE,
+        style={"base_template": "textarea.html", "rows": 18},
+        help_text="Python source defining generate_signal(candles, params); at most "
+        f"{MAX_SOURCE_BYTES // 1024} KB of UTF-8. See {STRATEGY_GUIDE_URL}.",
+    )
+    execution_config = serializers.JSONField(
+        initial=CONFIG_TEMPLATE,
+        style={"base_template": "textarea.html", "rows": 6},
+        help_text="{symbol, resolution (1, 5, 15, 30, 60, 240, 1440 minutes), "
+        "lookbackPeriod (1-5000, default 100), params (your tunables)}",
+    )
+    tags = TagsField(required=False, help_text="Comma-separated, e.g. trend,sma")
     is_public = serializers.BooleanField(
         required=False,
         default=False,

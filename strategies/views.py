@@ -121,6 +121,23 @@ class StrategyViewSet(NotFoundMessageMixin, viewsets.ModelViewSet):
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "list": self.action == "list"}
 
+    def browsable_extras(self, data: dict, request) -> dict:
+        """The browsable API's page of one strategy: its source as code, and links to its
+        executions (the author's) and backtests (anyone signed in may run one)."""
+        strategy = data.get("strategy")
+        if self.action != "retrieve" or not isinstance(strategy, dict):
+            return {}
+        base = f"/api/strategy-upload/strategies/{strategy['id']}"
+        links = []
+        if request.user.is_authenticated:
+            if str(request.user.pk) == strategy.get("userId") or request.user.is_staff:
+                links.append(("Executions", f"{base}/executions"))
+            links.append(("Backtests", f"{base}/backtests"))
+        return {
+            "strategy_source": strategy.get("strategyCode"),
+            "strategy_links": links,
+        }
+
     def _answer(self, strategy, status_code=status.HTTP_200_OK) -> Response:
         output = StrategyOutputSerializer(strategy, context=self.get_serializer_context())
         return Response({"strategy": output.data}, status=status_code)
