@@ -1,3 +1,4 @@
+from django.contrib.auth import password_validation
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
@@ -14,6 +15,34 @@ class UserSerializer(serializers.ModelSerializer):
 class CredentialsInputSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class NewPasswordField(serializers.CharField):
+    """A password being chosen: Django's password validators check it (the service); the
+    schema states their rules (`schema_min_length`, read by tradeplatform.schema)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            max_length=128,
+            trim_whitespace=False,
+            help_text=" ".join(password_validation.password_validators_help_texts()),
+            **kwargs,
+        )
+
+    @property
+    def schema_min_length(self) -> int:
+        return min(
+            (
+                validator.min_length
+                for validator in password_validation.get_default_password_validators()
+                if isinstance(validator, password_validation.MinimumLengthValidator)
+            ),
+            default=1,
+        )
+
+
+class RegisterInputSerializer(CredentialsInputSerializer):
+    password = NewPasswordField()
 
 
 class RefreshInputSerializer(serializers.Serializer):

@@ -3,7 +3,12 @@ the backtests of a strategy. They live here because only the executions app may 
 executions' models."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -145,11 +150,40 @@ class _BacktestMixin:
 BACKTEST_ANSWER = answer("BacktestAnswer", backtest=BacktestSerializer())
 
 
+BACKTEST_EXAMPLE = OpenApiExample(
+    "One week, 10,000 USDT, 1 percent a trade",
+    value={
+        "start": "2026-01-01T00:00:00Z",
+        "end": "2026-01-08T00:00:00Z",
+        "capital": 10000,
+        "riskPerTrade": 0.01,
+        "leverage": 10,
+        "maxPositions": 1,
+        "maxDailyLoss": 0.05,
+        "slAtrMultiplier": 1.5,
+        "tpAtrMultiplier": 3,
+        "feeRate": 0.0004,
+        "slippage": 0.0005,
+    },
+    request_only=True,
+)
+
+
 @extend_schema_view(
-    get=extend_schema(summary="The caller's backtests of a strategy, newest first"),
+    get=extend_schema(
+        summary="The caller's backtests of a strategy, newest first",
+        description="Only the caller's own backtests (each user sees theirs), without the "
+        "heavy parts (equity curve, missing candles): GET one for those.",
+    ),
     post=extend_schema(
         summary="Start a backtest (owner: any strategy; others: a public active one)",
+        description="Replays the strategy over the candle closes from `start` to `end` "
+        "with the engine's own sizing, stops and exits, the given risk settings (the "
+        "subscription's rules) and costs (`feeRate` per fill, `slippage` against the "
+        "trader). Answers 202 at once; poll GET …/backtests/:id for the status, progress "
+        "and results. At most `BACKTEST_MAX_CANDLES` candles.",
         request=BacktestInputSerializer,
+        examples=[BACKTEST_EXAMPLE],
         responses={
             202: answer(
                 "BacktestQueuedAnswer",
@@ -190,6 +224,9 @@ class BacktestListCreateView(_BacktestMixin, generics.ListCreateAPIView):
 
 @extend_schema(
     summary="A backtest: status, progress and, once done, metrics and equity curve",
+    description="The caller's own backtest of the strategy (anyone else's is 404): QUEUED, "
+    "RUNNING (with progress), COMPLETED (metrics, equity curve, missing candles) or FAILED "
+    "(errorMessage).",
     parameters=[uuid_path("strategy_pk"), uuid_path("id")],
     responses=BACKTEST_ANSWER,
 )
@@ -204,6 +241,8 @@ class BacktestDetailView(_BacktestMixin, generics.GenericAPIView):
 
 @extend_schema(
     summary="A backtest's simulated trades, in the order they opened",
+    description="Every position the replay opened, each closed by its stop-loss, "
+    "take-profit, a signal, an EXIT or the end of the period (END), with fees and net PnL.",
     parameters=[uuid_path("strategy_pk"), uuid_path("id")],
 )
 class BacktestTradesView(_BacktestMixin, generics.ListAPIView):

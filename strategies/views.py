@@ -9,7 +9,7 @@ Decisions where the design is silent:
 - An `executionConfig` in an update replaces the keys it gives; `params` goes as a whole.
 """
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.permissions import SAFE_METHODS, AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
@@ -24,6 +24,8 @@ from . import selectors, services
 from .filters import StrategyFilter
 from .models import Strategy
 from .serializers import (
+    CONFIG_TEMPLATE,
+    SOURCE_TEMPLATE,
     StrategyInputSerializer,
     StrategyOutputSerializer,
     StrategyUpdateSerializer,
@@ -40,12 +42,40 @@ class IsOwnerForWrites(BasePermission):
 
 
 STRATEGY_ANSWER = answer("StrategyAnswer", strategy=StrategyOutputSerializer())
+UPLOAD_EXAMPLE = OpenApiExample(
+    "Close above its 20-bar average",
+    value={
+        "name": "Close vs SMA(20)",
+        "code": "close-vs-sma",
+        "description": "Long above the 20-bar average.",
+        "strategyCode": SOURCE_TEMPLATE,
+        "executionConfig": CONFIG_TEMPLATE,
+        "tags": "trend,sma",
+        "isPublic": False,
+    },
+    request_only=True,
+)
+UPDATE_DESCRIPTION = (
+    "The author's own strategy (anyone else's answers 404). A partial body: the fields "
+    "given change, a field this endpoint does not take (`id`, `author`, a typo) is a 400 "
+    "naming it. A new source is checked like an upload and bumps the patch version; keys of "
+    "`executionConfig` replace the stored ones (`params` as a whole); a new candle moves "
+    "the strategy to it from the next close."
+)
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Strategies the caller may see (metadata only)"),
+    list=extend_schema(
+        summary="Strategies the caller may see (metadata only)",
+        description="Public active strategies, and the caller's own whether active or not; "
+        "never the source. `search` looks in the name, code and description, `tags=a,b` "
+        "keeps those carrying every tag, `status` is active or inactive.",
+    ),
     retrieve=extend_schema(
         summary="One strategy; its source only for the owner and staff",
+        description="A public active strategy, or the caller's own; anything else is 404 "
+        '"Strategy not found". `strategyCode` is in the answer for its author and staff '
+        "only.",
         responses=STRATEGY_ANSWER,
     ),
     create=extend_schema(
@@ -60,6 +90,7 @@ STRATEGY_ANSWER = answer("StrategyAnswer", strategy=StrategyOutputSerializer())
             "(`THROTTLE_STRATEGY_UPLOAD`, 30 an hour by default): 429 beyond it."
         ),
         request=StrategyInputSerializer,
+        examples=[UPLOAD_EXAMPLE],
         responses={
             201: STRATEGY_ANSWER,
             409: OpenApiResponse(ErrorSerializer, description="Strategy code already exists"),
@@ -67,16 +98,21 @@ STRATEGY_ANSWER = answer("StrategyAnswer", strategy=StrategyOutputSerializer())
     ),
     update=extend_schema(
         summary="Change a strategy (owner; a partial body is accepted)",
+        description=UPDATE_DESCRIPTION,
         request=StrategyUpdateSerializer,
         responses=STRATEGY_ANSWER,
     ),
     partial_update=extend_schema(
         summary="Change a strategy (owner)",
+        description=UPDATE_DESCRIPTION,
         request=StrategyUpdateSerializer,
         responses=STRATEGY_ANSWER,
     ),
     destroy=extend_schema(
         summary="Delete a strategy (owner; soft; refused while it has active subscriptions)",
+        description="The strategy stops running and leaves the public list; its executions "
+        "and backtests stay. 400 while a subscription to it is active (its subscribers "
+        "cancel first).",
         responses={200: MessageSerializer},
     ),
 )

@@ -4,28 +4,23 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
 from strategies.models import Strategy
-from tradeplatform.serializers import RejectUnknownFieldsMixin
+from tradeplatform.serializers import RejectUnknownFieldsMixin, positive
 
 from .models import StrategySubscription
 from .selectors import subscription_stats
 from .services import RISK_FIELDS
 
 
-def _positive(message: str):
-    def check(value):
-        if value is not None and value <= 0:
-            raise serializers.ValidationError(message)
-
-    return check
-
-
-def _atr_multiplier(label: str) -> serializers.DecimalField:
+def _atr_multiplier(label: str, key: str) -> serializers.DecimalField:
     return serializers.DecimalField(
         max_digits=10,
         decimal_places=4,
         required=False,
         allow_null=True,
-        validators=[_positive(f"The {label} ATR multiplier must be greater than 0")],
+        validators=[positive(f"The {label} ATR multiplier must be greater than 0")],
+        help_text=f"When a signal has no {key}: place the {label} this many ATR(14) from "
+        f"the price (> 0, up to 4 decimals). Null: a signal without {key} "
+        + ("opens no trade for this subscription." if key == "stopLoss" else "sets none."),
     )
 
 
@@ -33,15 +28,21 @@ class RiskSettingsSerializer(serializers.Serializer):
     """The subscriber's risk settings, the only writable part of a subscription."""
 
     capital = serializers.DecimalField(
-        max_digits=24, decimal_places=8, validators=[_positive("Capital must be greater than 0")]
+        max_digits=24,
+        decimal_places=8,
+        validators=[positive("Capital must be greater than 0")],
+        help_text="The money this subscription trades, in the quote currency (USDT for "
+        "BTCUSDT): > 0, up to 8 decimals.",
     )
     risk_per_trade = serializers.DecimalField(
         max_digits=10,
         decimal_places=6,
         validators=[
-            _positive("Risk per trade must be greater than 0"),
+            positive("Risk per trade must be greater than 0"),
             MaxValueValidator(Decimal("0.1"), "Risk per trade must be at most 0.1 (10 percent)"),
         ],
+        help_text="Fraction of the capital a stop-out loses: 0 < riskPerTrade <= 0.1 "
+        "(0.01 = 1 percent), up to 6 decimals.",
     )
     leverage = serializers.IntegerField(
         default=10,
@@ -49,6 +50,8 @@ class RiskSettingsSerializer(serializers.Serializer):
             MinValueValidator(1, "Leverage must be at least 1"),
             MaxValueValidator(125, "Leverage must be at most 125"),
         ],
+        help_text="Caps a position's notional at capital x leverage (it does not multiply "
+        "the risk): 1-125.",
     )
     max_positions = serializers.IntegerField(
         default=1,
@@ -56,18 +59,21 @@ class RiskSettingsSerializer(serializers.Serializer):
             MinValueValidator(1, "Max positions must be at least 1"),
             MaxValueValidator(1000, "Max positions must be at most 1000"),
         ],
+        help_text="Open trades at most at once; a signal beyond it opens none: 1-1000.",
     )
     max_daily_loss = serializers.DecimalField(
         max_digits=10,
         decimal_places=6,
         default=Decimal("0.05"),
         validators=[
-            _positive("Max daily loss must be greater than 0"),
+            positive("Max daily loss must be greater than 0"),
             MaxValueValidator(Decimal("1"), "Max daily loss must be at most 1 (100 percent)"),
         ],
+        help_text="Fraction of the capital lost in one UTC day after which no new trade "
+        "opens that day: 0 < maxDailyLoss <= 1, up to 6 decimals.",
     )
-    sl_atr_multiplier = _atr_multiplier("stop-loss")
-    tp_atr_multiplier = _atr_multiplier("take-profit")
+    sl_atr_multiplier = _atr_multiplier("stop-loss", "stopLoss")
+    tp_atr_multiplier = _atr_multiplier("take-profit", "takeProfit")
 
 
 class SubscribeInputSerializer(RiskSettingsSerializer):

@@ -1,6 +1,6 @@
 import uuid
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -38,6 +38,21 @@ SUBSCRIPTION_CHANGED = answer(
 )
 
 
+RISK_EXAMPLE = {
+    "capital": 10000,
+    "riskPerTrade": 0.01,
+    "leverage": 10,
+    "maxPositions": 1,
+    "maxDailyLoss": 0.05,
+    "slAtrMultiplier": 1.5,
+    "tpAtrMultiplier": 3,
+}
+SUBSCRIBE_EXAMPLE = OpenApiExample(
+    "10,000 USDT, 1 percent a trade",
+    value={**RISK_EXAMPLE, "brokerCredentialId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"},
+    request_only=True,
+)
+UPDATE_EXAMPLE = OpenApiExample("Halve the risk", value={"riskPerTrade": 0.005}, request_only=True)
 UPDATE_DESCRIPTION = (
     "Only the risk settings and `brokerCredentialId` are writable; a body naming any other "
     "field (`strategyId`, a misspelt key, …) is a 400 that names it. `brokerCredentialId` "
@@ -55,8 +70,17 @@ class SubscribeView(APIView):
     @extend_schema(
         tags=["subscriptions"],
         summary="Subscribe to a strategy with capital and risk settings",
+        description="Follow a strategy (the caller's own, or a public active one) with one of "
+        "the caller's active broker credentials: from the next candle close, each of its "
+        "BUY/SELL signals opens a trade sized so that a stop-out loses `capital x "
+        "riskPerTrade`, within `leverage`, `maxPositions` and `maxDailyLoss`. Without a "
+        "stop-loss in the signal, `slAtrMultiplier` x ATR(14) places it; with neither, that "
+        "signal opens no trade for this subscription. One active subscription per strategy "
+        "(409 otherwise); a missing or someone else's private strategy is 404; at most "
+        "`MAX_SUBSCRIPTIONS_PER_USER` active or paused subscriptions (400).",
         parameters=[uuid_path("strategy_pk")],
         request=SubscribeInputSerializer,
+        examples=[SUBSCRIBE_EXAMPLE],
         responses={
             201: SUBSCRIPTION_CHANGED,
             409: OpenApiResponse(
@@ -82,23 +106,40 @@ class SubscribeView(APIView):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="The caller's subscriptions, newest first"),
-    retrieve=extend_schema(summary="One subscription", responses=SUBSCRIPTION_ANSWER),
+    list=extend_schema(
+        summary="The caller's subscriptions, newest first",
+        description="Active, paused and cancelled ones (`?status=` narrows), each with its "
+        "strategy's id, name and executionConfig, its risk settings and its trading figures.",
+    ),
+    retrieve=extend_schema(
+        summary="One subscription",
+        description="The caller's own only; another user's answers 404.",
+        responses=SUBSCRIPTION_ANSWER,
+    ),
     update=extend_schema(
         summary="Change the risk settings or the broker credential (a partial body is accepted)",
         description=UPDATE_DESCRIPTION,
         request=SubscriptionUpdateSerializer,
+        examples=[UPDATE_EXAMPLE],
         responses=SUBSCRIPTION_CHANGED,
     ),
     partial_update=extend_schema(
         summary="Change the risk settings or the broker credential",
         description=UPDATE_DESCRIPTION,
         request=SubscriptionUpdateSerializer,
+        examples=[UPDATE_EXAMPLE],
         responses=SUBSCRIPTION_CHANGED,
     ),
-    destroy=extend_schema(summary="Cancel (soft)", responses={200: MessageSerializer}),
+    destroy=extend_schema(
+        summary="Cancel (soft)",
+        description="No new trades from now on; trades already open stay open until their "
+        "stop-loss, take-profit or an EXIT closes them. The row stays (history), 400 when "
+        "it is already cancelled.",
+        responses={200: MessageSerializer},
+    ),
     stats=extend_schema(
         summary="Trading figures of a subscription",
+        description="Trades, wins, losses, win rate (0-1), realised PnL and open trades.",
         responses=answer(
             "SubscriptionStatsAnswer",
             subscription=SubscriptionOutputSerializer(),
@@ -107,11 +148,17 @@ class SubscribeView(APIView):
     ),
     pause=extend_schema(
         summary="Pause: no new trades until resumed",
+        description="Open trades keep their stop-loss and take-profit; 400 when the "
+        "subscription is already paused or cancelled.",
         request=None,
         responses=MessageSerializer,
     ),
     resume=extend_schema(
-        summary="Resume a paused subscription", request=None, responses=MessageSerializer
+        summary="Resume a paused subscription",
+        description="Signals open trades again from the next candle close; 400 when it is "
+        "not paused.",
+        request=None,
+        responses=MessageSerializer,
     ),
 )
 class SubscriptionViewSet(

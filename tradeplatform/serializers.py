@@ -1,5 +1,7 @@
 """Serializer helpers shared by the apps' input serializers."""
 
+from django.core.validators import MinValueValidator
+from django.utils.deconstruct import deconstructible
 from rest_framework import serializers
 
 from tradeplatform.renderers import camel_key
@@ -31,3 +33,17 @@ class RejectUnknownFieldsMixin:
                     {"non_field_errors": [message], **{key: ["Unknown field"] for key in unknown}}
                 )
         return super().to_internal_value(data)
+
+
+@deconstructible
+class GreaterThanValidator(MinValueValidator):
+    """`value > limit` (Django's MinValueValidator is `>=`); the OpenAPI schema states it
+    as an exclusive minimum (tradeplatform.schema)."""
+
+    def compare(self, a, b):
+        return a <= b
+
+
+def positive(message: str) -> GreaterThanValidator:
+    """Greater than 0, with the message a person reads."""
+    return GreaterThanValidator(0, message)
