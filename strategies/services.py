@@ -196,12 +196,15 @@ def strategy_update(*, strategy: Strategy, data: dict) -> Strategy:
 
 
 @transaction.atomic
-def strategy_deactivate(*, strategy: Strategy, force: bool = False) -> Strategy:
+def strategy_deactivate(
+    *, strategy: Strategy, force: bool = False, verb: str = "delete"
+) -> Strategy:
     """Soft delete. Refused while a subscription is active, unless an operator forces it
-    (the subscriptions then stay, but the engine no longer runs the strategy)."""
+    (the subscriptions then stay, but the engine no longer runs the strategy). `verb` is
+    what the caller calls it in the refusal: an author deletes, an operator deactivates."""
     locked = Strategy.objects.select_for_update().get(id=strategy.id)
     if not force and locked.subscriptions.filter(is_active=True).exists():
-        raise ApplicationError("Cannot delete a strategy with active subscriptions")
+        raise ApplicationError(f"Cannot {verb} a strategy with active subscriptions")
     if locked.is_active:
         locked.is_active = False
         locked.save(update_fields=["is_active", "updated_at"])

@@ -41,7 +41,8 @@ CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with our site: the platform's sections first (admin_site.py).
+    "tradeplatform.admin_site.PlatformAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -147,6 +148,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# Dates and times as people read them here: ISO-like, 24 hours, the zone named
+# ("2026-01-15 15:00:00 UTC"), in the admin and every template (tradeplatform/formats).
+FORMAT_MODULE_PATH = ["tradeplatform.formats"]
 USE_I18N = True
 USE_TZ = True
 
