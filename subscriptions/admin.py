@@ -4,8 +4,6 @@ The equity curve reads the subscription's closed trades through the reverse rela
 `StrategySubscription.trades` (declared by the executions app): this module never imports
 a downstream app."""
 
-from datetime import datetime
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -19,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from tradeplatform.admin_actions import service_action
 from tradeplatform.api import ApplicationError
+from tradeplatform.formatting import amount_text, money_text, percent_text
 from tradeplatform.svg import line_chart
 
 from . import services
@@ -82,27 +81,29 @@ class RiskSettingsForm(forms.ModelForm):
 
 
 RECENT_TRADES = 50
+
+
+def _when(value) -> str:
+    return date_format(value, "SHORT_DATETIME_FORMAT") if value else "-"
+
+
+def _text(value) -> str:
+    return str(value) if value else "-"
+
+
 TRADE_COLUMNS = (
-    ("opened", "created_at"),
-    ("side", "side"),
-    ("quantity", "quantity"),
-    ("entry", "entry_price"),
-    ("stop-loss", "stop_loss"),
-    ("take-profit", "take_profit"),
-    ("status", "status"),
-    ("exit", "exit_price"),
-    ("exit reason", "exit_reason"),
-    ("PnL", "pnl"),
-    ("closed", "closed_at"),
+    ("opened", "created_at", _when),
+    ("side", "side", _text),
+    ("quantity", "quantity", amount_text),
+    ("entry", "entry_price", amount_text),
+    ("stop-loss", "stop_loss", amount_text),
+    ("take-profit", "take_profit", amount_text),
+    ("status", "status", _text),
+    ("exit", "exit_price", amount_text),
+    ("exit reason", "exit_reason", _text),
+    ("PnL", "pnl", money_text),
+    ("closed", "closed_at", _when),
 )
-
-
-def _cell(value) -> str:
-    if value is None or value == "":
-        return "-"
-    if isinstance(value, datetime):
-        return date_format(value, "SHORT_DATETIME_FORMAT")
-    return str(value)
 
 
 # The per-object buttons of the change page: name -> (label, service, done).
@@ -139,15 +140,14 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
     ]
     list_display = [
         "user",
-        "strategy",
+        "strategy_code",
         "state",
-        "capital",
-        "risk_per_trade",
-        "leverage",
-        "total_trades",
+        "capital_shown",
+        "risk_shown",
+        "trades_count",
         "win_rate",
-        "total_pnl",
-        "subscribed_at",
+        "pnl_shown",
+        "subscribed",
     ]
     list_filter = [StateFilter, "subscribed_at"]
     search_fields = ["user__email", "strategy__code", "strategy__name"]
@@ -246,6 +246,10 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
         if data:
             services.subscription_update(subscription=obj, data=data)
 
+    @admin.display(description="strategy", ordering="strategy__code")
+    def strategy_code(self, obj: StrategySubscription) -> str:
+        return obj.strategy.code
+
     @admin.display(description="state")
     def state(self, obj: StrategySubscription) -> str | None:
         if not obj.is_active:
@@ -257,6 +261,26 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
         decided = obj.winning_trades + obj.losing_trades
         return f"{obj.winning_trades / decided:.0%}" if decided else None
 
+    @admin.display(description="trades", ordering="total_trades")
+    def trades_count(self, obj: StrategySubscription) -> int:
+        return obj.total_trades
+
+    @admin.display(description="subscribed", ordering="subscribed_at")
+    def subscribed(self, obj: StrategySubscription) -> str:
+        return _when(obj.subscribed_at)
+
+    @admin.display(description="capital", ordering="capital")
+    def capital_shown(self, obj: StrategySubscription) -> str:
+        return money_text(obj.capital)
+
+    @admin.display(description="risk, leverage", ordering="risk_per_trade")
+    def risk_shown(self, obj: StrategySubscription) -> str:
+        return f"{percent_text(obj.risk_per_trade)}, {obj.leverage}x"
+
+    @admin.display(description="total PnL", ordering="total_pnl")
+    def pnl_shown(self, obj: StrategySubscription) -> str:
+        return money_text(obj.total_pnl)
+
     @admin.display(description="trades")
     def recent_trades(self, obj: StrategySubscription) -> str:
         """The last trades, newest first, and a link to all of them (a page of a busy
@@ -266,14 +290,16 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
         trades = list(obj.trades.order_by("-created_at")[:RECENT_TRADES])
         if not trades:
             return "No trades yet"
-        header = format_html_join("", "<th>{}</th>", ((label,) for label, _ in TRADE_COLUMNS))
+        header = format_html_join("", "<th>{}</th>", ((label,) for label, _, _ in TRADE_COLUMNS))
         rows = format_html_join(
             "",
             "<tr>{}</tr>",
             (
                 (
                     format_html_join(
-                        "", "<td>{}</td>", ((_cell(getattr(t, f)),) for _, f in TRADE_COLUMNS)
+                        "",
+                        "<td>{}</td>",
+                        ((show(getattr(t, f)),) for _, f, show in TRADE_COLUMNS),
                     ),
                 )
                 for t in trades

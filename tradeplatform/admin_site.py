@@ -12,6 +12,9 @@ PLATFORM_APPS = ("accounts", "strategies", "subscriptions", "marketdata", "execu
 class PlatformAdminSite(admin.AdminSite):
     site_header = "tradeplatform operations"
     site_title = "tradeplatform admin"
+    # The lists need the width (a 1400 px screen shows every column); the index and the
+    # breadcrumbs lead everywhere the sidebar did.
+    enable_nav_sidebar = False
 
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
