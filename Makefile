@@ -18,11 +18,15 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/python scripts/devstack.py -- $(BIN)/python scripts/run_platform.py
 
+# The tests' embedded services keep their data in var/test, apart from `make run`'s (var/),
+# so both can run at once.
+TEST_STACK := $(BIN)/python scripts/devstack.py --data-dir var/test --
+
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python scripts/devstack.py -- $(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/python scripts/devstack.py -- $(BIN)/pytest $(PYTEST_ARGS)
+	$(TEST_STACK) $(BIN)/python manage.py makemigrations --check --dry-run
+	$(TEST_STACK) $(BIN)/pytest $(PYTEST_ARGS)
 
 # The whole stack on its own port, database and Redis: a candle close must write a trade.
 smoke: install

@@ -7,6 +7,8 @@ from accounts.tests.factories import UserFactory
 from strategies import registry
 from tradeplatform.celery import app as celery_app
 
+pytest_plugins = ["tradeplatform.tests.fixtures"]
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _celery_eager():

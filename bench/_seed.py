@@ -15,9 +15,9 @@ RESOLUTION = 5
 LOOKBACK = 50
 
 
-def seed_candles(*, close_time: datetime, count: int, resolution: int = RESOLUTION) -> None:
-    """`count` candles up to `close_time`, a gentle zig-zag around 50,000."""
-    from executions.models import Candle
+def seed_candles(*, candle_close: datetime, count: int, resolution: int = RESOLUTION) -> None:
+    """`count` candles up to `candle_close`, a gentle zig-zag around 50,000."""
+    from marketdata.models import Candle
 
     period = timedelta(minutes=resolution)
     candles = []
@@ -27,7 +27,7 @@ def seed_candles(*, close_time: datetime, count: int, resolution: int = RESOLUTI
             Candle(
                 symbol=SYMBOL,
                 resolution=resolution,
-                open_time=close_time - period * (n + 1),
+                open_time=candle_close - period * (n + 1),
                 open=base,
                 high=base + 60,
                 low=base - 40,
@@ -121,25 +121,25 @@ def analyze() -> None:
         cursor.execute("ANALYZE")
 
 
-def seed_history(strategies: list, *, close_time: datetime, closes: int, resolution: int) -> int:
+def seed_history(strategies: list, *, candle_close: datetime, closes: int, resolution: int) -> int:
     """A platform in operation: each strategy ran `closes` times the day before, and each
     of its subscriptions holds one closed trade per run (stopped out or taken profit).
     Then ANALYZE, as autovacuum would have: the planner sees a real trade table, not an
     empty one. Answers the trades written. Nothing here counts towards today's loss limit."""
     from django.db.models import Count
 
-    from executions.engine import trades_insert
+    from executions.engine.book import trades_insert
     from executions.models import StrategyExecution, Trade
     from subscriptions.models import StrategySubscription
 
-    yesterday = close_time - timedelta(days=1)
+    yesterday = candle_close - timedelta(days=1)
     period = timedelta(minutes=resolution)
     executions = StrategyExecution.objects.bulk_create(
         StrategyExecution(
             strategy=strategy,
             symbol=SYMBOL,
             resolution=resolution,
-            scheduled_time=yesterday - period * n,
+            candle_close=yesterday - period * n,
             status=StrategyExecution.Status.COMPLETED,
         )
         for strategy in strategies
@@ -169,7 +169,7 @@ def seed_history(strategies: list, *, close_time: datetime, closes: int, resolut
                     exit_reason="TAKE_PROFIT" if won else "STOP_LOSS",
                     status=Trade.Status.CLOSED,
                     pnl=Decimal(20) if won else Decimal(-10),
-                    closed_at=execution.scheduled_time + period,
+                    closed_at=execution.candle_close + period,
                 )
             )
     trades_insert(trades)

@@ -77,12 +77,13 @@ def _size(capital, risk, leverage, entry, stop) -> Decimal:
     return min(quantity, cap).quantize(Decimal("0.000000000001"), rounding=ROUND_DOWN)
 
 
-def baseline_run_strategy(*, strategy_id, close_time: datetime, interpreter: str) -> int:
+def baseline_run_strategy(*, strategy_id, candle_close: datetime, interpreter: str) -> int:
     """The seed-style run of one strategy at one close; answers the trades written."""
     from django.db import connection
     from django.utils import timezone
 
-    from executions.models import Candle, StrategyExecution, Trade
+    from executions.models import StrategyExecution, Trade
+    from marketdata.models import Candle
     from strategies.models import Strategy
     from subscriptions.models import StrategySubscription
 
@@ -101,7 +102,7 @@ def baseline_run_strategy(*, strategy_id, close_time: datetime, interpreter: str
             f"SELECT open_time, open, high, low, close, volume FROM {Candle._meta.db_table} "
             "WHERE symbol = %s AND resolution = %s AND open_time <= %s "
             "ORDER BY open_time DESC LIMIT %s",
-            [symbol, resolution, close_time - timedelta(minutes=resolution), lookback],
+            [symbol, resolution, candle_close - timedelta(minutes=resolution), lookback],
         )
         rows = cursor.fetchall()[::-1]
         candles = {
@@ -122,7 +123,7 @@ def baseline_run_strategy(*, strategy_id, close_time: datetime, interpreter: str
         execution_id = uuid.uuid4()
         cursor.execute(
             f"INSERT INTO {StrategyExecution._meta.db_table} (id, strategy_id, symbol, "
-            "resolution, scheduled_time, started_at, status, subscribers_count, "
+            "resolution, candle_close, started_at, status, subscribers_count, "
             "trades_created, error_message, execution_log) "
             "VALUES (%s, %s, %s, %s, %s, %s, 'RUNNING', %s, 0, '', '')",
             [
@@ -130,7 +131,7 @@ def baseline_run_strategy(*, strategy_id, close_time: datetime, interpreter: str
                 strategy_id,
                 symbol,
                 resolution,
-                close_time,
+                candle_close,
                 timezone.now(),
                 len(subscribers),
             ],
@@ -203,11 +204,11 @@ def baseline_run_strategy(*, strategy_id, close_time: datetime, interpreter: str
     return created
 
 
-def baseline_candle_close(*, strategy_ids, close_time: datetime, interpreter: str) -> int:
+def baseline_candle_close(*, strategy_ids, candle_close: datetime, interpreter: str) -> int:
     """Every strategy of the close, sequentially; answers the trades written."""
     return sum(
         baseline_run_strategy(
-            strategy_id=strategy_id, close_time=close_time, interpreter=interpreter
+            strategy_id=strategy_id, candle_close=candle_close, interpreter=interpreter
         )
         for strategy_id in strategy_ids
     )
@@ -225,11 +226,11 @@ def close_reset(*, after: datetime) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {Trade._meta.db_table} WHERE execution_id IN (SELECT id FROM "
-            f"{StrategyExecution._meta.db_table} WHERE scheduled_time > %s)",
+            f"{StrategyExecution._meta.db_table} WHERE candle_close > %s)",
             [after],
         )
         cursor.execute(
-            f"DELETE FROM {StrategyExecution._meta.db_table} WHERE scheduled_time > %s",
+            f"DELETE FROM {StrategyExecution._meta.db_table} WHERE candle_close > %s",
             [after],
         )
         cursor.execute(

@@ -125,7 +125,7 @@ def seed() -> dict:
             strategy=strategy,
             symbol="BTCUSDT",
             resolution=5,
-            scheduled_time=close + timedelta(minutes=5 * k),
+            candle_close=close + timedelta(minutes=5 * k),
             status=StrategyExecution.Status.COMPLETED,
         )
         for strategy in strategies[:200]

@@ -46,10 +46,10 @@ def generate_signal(candles, params):
 
 def main() -> None:
     from accounts.models import User
-    from executions.backtest import backtest_run
-    from executions.candles import candle_close_floor
-    from executions.marketdata.services import candles_backfill
-    from executions.services import backtest_create
+    from backtests.replay import backtest_run
+    from backtests.services import backtest_create
+    from marketdata.candles import candle_close_floor
+    from marketdata.services import candles_backfill
     from strategies.models import Strategy
 
     numbers = [arg for arg in sys.argv[1:] if arg.isdigit()]

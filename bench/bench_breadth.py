@@ -74,7 +74,7 @@ def start_worker(env: dict, concurrency: int) -> subprocess.Popen:
     raise SystemExit("the Celery worker did not answer within 60 s")
 
 
-def wait_for(close_time: datetime, expected: int, timeout: float) -> dict[str, int]:
+def wait_for(candle_close: datetime, expected: int, timeout: float) -> dict[str, int]:
     """Poll until `expected` execution rows of the close have left RUNNING."""
     from django.db.models import Count
 
@@ -83,7 +83,7 @@ def wait_for(close_time: datetime, expected: int, timeout: float) -> dict[str, i
     deadline = time.monotonic() + timeout
     while True:
         counts = dict(
-            StrategyExecution.objects.filter(scheduled_time=close_time)
+            StrategyExecution.objects.filter(candle_close=candle_close)
             .values_list("status")
             .annotate(n=Count("id"))
             .order_by()
@@ -94,14 +94,14 @@ def wait_for(close_time: datetime, expected: int, timeout: float) -> dict[str, i
         time.sleep(0.05)
 
 
-def warm_up(strategies: list, close_time: datetime, processes: int) -> None:
+def warm_up(strategies: list, candle_close: datetime, processes: int) -> None:
     """One run per worker process at an earlier close: each starts its warm sandbox server
     and opens its database connection, as in a worker that has been up for a while."""
     from executions.tasks import run_strategy
 
     for strategy in strategies[: processes * 4]:
-        run_strategy.delay(str(strategy.pk), close_time.isoformat())
-    counts = wait_for(close_time, processes * 4, timeout=60)
+        run_strategy.delay(str(strategy.pk), candle_close.isoformat())
+    counts = wait_for(candle_close, processes * 4, timeout=60)
     if counts.get("COMPLETED", 0) != processes * 4:
         raise SystemExit(f"warm-up runs did not complete: {counts}")
 
@@ -134,7 +134,7 @@ def main() -> None:
     )
     with bench_database("breadth") as env:
         env = {**env, "SANDBOX_BACKEND": args.backend}
-        from executions.candles import candle_close_floor
+        from marketdata.candles import candle_close_floor
         from strategies.registry import registry_rebuild
         from strategies.settings_cache import strategy_settings_get
 
@@ -150,13 +150,13 @@ def main() -> None:
             )
             # Candles up to 15 minutes ahead: any tick of the next quarter finds its window.
             seed_candles(
-                close_time=now_floor + timedelta(minutes=15),
+                candle_close=now_floor + timedelta(minutes=15),
                 count=LOOKBACK + 30,
                 resolution=RESOLUTION,
             )
             analyze()
             history = seed_history(
-                strategies, close_time=now_floor, closes=HISTORY, resolution=RESOLUTION
+                strategies, candle_close=now_floor, closes=HISTORY, resolution=RESOLUTION
             )
             registry_rebuild()
             for strategy in strategies:  # a running platform has them cached
@@ -180,18 +180,18 @@ def main() -> None:
             from executions.tasks import resolution_tick
 
             sent_at = timezone.now()
-            close_time = candle_close_floor(sent_at, RESOLUTION)
+            candle_close = candle_close_floor(sent_at, RESOLUTION)
             resolution_tick.delay(RESOLUTION)
-            counts = wait_for(close_time, args.strategies, timeout=55)
+            counts = wait_for(candle_close, args.strategies, timeout=55)
         finally:
             stop(worker)
         from django.db.models import Max
 
         from executions.models import StrategyExecution, Trade
 
-        rows = StrategyExecution.objects.filter(scheduled_time=close_time)
+        rows = StrategyExecution.objects.filter(candle_close=candle_close)
         last = rows.aggregate(last=Max("completed_at"))["last"]
-        trades = Trade.objects.filter(execution__scheduled_time=close_time).count()
+        trades = Trade.objects.filter(execution__candle_close=candle_close).count()
         if counts.get("COMPLETED", 0) != args.strategies or last is None:
             raise SystemExit(f"not every run completed: {counts}, {trades} trades")
         ours = (last - sent_at).total_seconds()
@@ -216,7 +216,7 @@ def main() -> None:
             interpreter = baseline_interpreter(resolve=resolve)
             with Timer() as baseline:
                 created = baseline_candle_close(
-                    strategy_ids=strategy_ids, close_time=close_time, interpreter=interpreter
+                    strategy_ids=strategy_ids, candle_close=candle_close, interpreter=interpreter
                 )
             if created != subscriptions:
                 raise SystemExit(f"baseline wrote {created} trades")

@@ -45,7 +45,7 @@ def run_task(strategy_id) -> tuple[float, int, object]:
     with CaptureQueriesContext(connection) as queries, Timer() as timer:
         run_strategy(str(strategy_id), CLOSE.isoformat())
     statements = len(queries)
-    execution = StrategyExecution.objects.get(strategy_id=strategy_id, scheduled_time=CLOSE)
+    execution = StrategyExecution.objects.get(strategy_id=strategy_id, candle_close=CLOSE)
     return timer.seconds, statements, execution
 
 
@@ -53,7 +53,7 @@ def trades_of(strategy_id) -> int:
     from executions.models import Trade
 
     return Trade.objects.filter(
-        execution__strategy_id=strategy_id, execution__scheduled_time=CLOSE
+        execution__strategy_id=strategy_id, execution__candle_close=CLOSE
     ).count()
 
 
@@ -71,10 +71,10 @@ def main() -> None:
             small, large = seed_strategies(2, prefix="fanout")
             seed_subscribers([(n, small) for n in range(args.small)], prefix="small")
             seed_subscribers([(n, large) for n in range(args.subscribers)], prefix="large")
-            seed_candles(close_time=CLOSE, count=LOOKBACK + 10)
+            seed_candles(candle_close=CLOSE, count=LOOKBACK + 10)
             analyze()
             history = seed_history(
-                [small, large], close_time=CLOSE, closes=HISTORY, resolution=RESOLUTION
+                [small, large], candle_close=CLOSE, closes=HISTORY, resolution=RESOLUTION
             )
         print(
             f"seeded in {seeding.seconds:.1f} s ({history:,} closed trades of the day "
@@ -121,7 +121,7 @@ def main() -> None:
         interpreter = baseline_interpreter()
         with Timer() as baseline:
             created = baseline_candle_close(
-                strategy_ids=[large.pk], close_time=CLOSE, interpreter=interpreter
+                strategy_ids=[large.pk], candle_close=CLOSE, interpreter=interpreter
             )
         if created != args.subscribers or trades_of(large.pk) != args.subscribers:
             raise SystemExit(f"baseline wrote {created} trades")

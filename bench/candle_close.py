@@ -36,14 +36,14 @@ BUY = 'def generate_signal(candles, params):\n    return {"action": "BUY", "stop
 
 def open_trades(strategy) -> None:
     """Give every subscription an open long that the last candle (low 99) stops out."""
-    from executions.engine import trades_insert
+    from executions.engine.book import trades_insert
     from executions.models import StrategyExecution, Trade
 
     earlier = StrategyExecution.objects.create(
         strategy=strategy,
         symbol="BTCUSDT",
         resolution=5,
-        scheduled_time=CLOSE - timedelta(minutes=5),
+        candle_close=CLOSE - timedelta(minutes=5),
         status=StrategyExecution.Status.COMPLETED,
     )
     trades_insert(
@@ -64,7 +64,7 @@ def open_trades(strategy) -> None:
 
 def build(subscribers: int):
     from accounts.models import BrokerCredential, User
-    from executions.models import Candle
+    from marketdata.models import Candle
     from strategies.models import Strategy
     from subscriptions.models import StrategySubscription
 
@@ -127,7 +127,7 @@ def main() -> None:
             open_trades(strategy)
         started = time.perf_counter()
         with CaptureQueriesContext(connection) as queries:
-            execution = execution_run(strategy_id=strategy.id, close_time=CLOSE)
+            execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
         elapsed = time.perf_counter() - started
         print(f"subscribers:       {subscribers}")
         print(f"status:            {execution.status} {execution.error_message}")

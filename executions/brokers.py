@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from .exchanges import (
+from marketdata.exchanges import (
     PAPER,
     ExchangeConfigError,
     ccxt_exchange,
@@ -22,9 +22,9 @@ from .exchanges import (
     scrub,
 )
 
-logger = logging.getLogger(__name__)
+from .trading.enums import Side
 
-SIDES = ("BUY", "SELL")
+logger = logging.getLogger(__name__)
 
 
 class BrokerError(Exception):
@@ -49,7 +49,7 @@ class Broker(Protocol):
 
 def _check_order(side: str, quantity: Decimal, price: Decimal) -> str:
     side = side.upper()
-    if side not in SIDES:
+    if side not in Side.values:
         raise BrokerError(f"Unknown order side {side!r}")
     if not quantity.is_finite() or quantity <= 0:
         raise BrokerError("The order quantity must be positive")

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import BrokerCredential, User
 from accounts.services import broker_credential_create
-from executions.marketdata.services import candles_backfill
+from marketdata.services import candles_backfill
 from strategies.examples import EXAMPLES
 from strategies.models import Strategy
 from strategies.services import strategy_create, strategy_update

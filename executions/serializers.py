@@ -1,15 +1,7 @@
-from decimal import Decimal
-
-from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
-from strategies.models import RESOLUTION_CHOICES
-from strategies.serializers import SymbolField
-from subscriptions.serializers import RiskSettingsSerializer
-
-from .backtest_metrics import metrics_from_json
 from .execution_log import engine_notes_for_author, execution_log_split
-from .models import Backtest, BacktestTrade, StrategyExecution, Trade
+from .models import StrategyExecution, Trade
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -25,6 +17,8 @@ class ExecutionSerializer(serializers.ModelSerializer):
         help_text="What the engine did with the signal: trades opened and closed, and per "
         "reason how many subscriptions got no trade; author only."
     )
+    # The wire contract's name for the candle close.
+    scheduled_time = serializers.DateTimeField(source="candle_close", read_only=True)
 
     class Meta:
         model = StrategyExecution
@@ -95,114 +89,4 @@ class TradeSerializer(serializers.ModelSerializer):
             "created_at",
             "closed_at",
         ]
-        read_only_fields = fields
-
-
-def _rate(label: str, maximum: Decimal) -> serializers.DecimalField:
-    """A fraction from 0 to `maximum`, 0 when not given."""
-    return serializers.DecimalField(
-        max_digits=10,
-        decimal_places=8,
-        default=Decimal(0),
-        validators=[
-            MinValueValidator(Decimal(0), f"{label} must be at least 0"),
-            MaxValueValidator(
-                maximum,
-                f"{label} must be at most {maximum} ({(maximum * 100).normalize()} percent)",
-            ),
-        ],
-    )
-
-
-class BacktestInputSerializer(RiskSettingsSerializer):
-    """The body of POST …/backtests: the subscription's risk settings, with the same
-    rules, plus the period, an optional other candle, and the costs to model."""
-
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    symbol = SymbolField(required=False)
-    resolution = serializers.ChoiceField(choices=RESOLUTION_CHOICES, required=False)
-    fee_rate = _rate("Fee rate", Decimal("0.01"))
-    slippage = _rate("Slippage", Decimal("0.05"))
-
-
-def _decimal_params(params: dict) -> dict:
-    """Stored settings back to numbers (the renderer writes Decimals as JSON numbers)."""
-    return {
-        name: Decimal(value) if isinstance(value, str) else value for name, value in params.items()
-    }
-
-
-class BacktestSerializer(serializers.ModelSerializer):
-    """A backtest's state; the results (metrics, equity curve) once it is done."""
-
-    strategy_id = serializers.UUIDField(read_only=True)
-    user_id = serializers.UUIDField(read_only=True)
-    settings = serializers.SerializerMethodField()
-    progress = serializers.SerializerMethodField()
-    metrics = serializers.SerializerMethodField()
-    equity_curve = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Backtest
-        fields = [
-            "id",
-            "strategy_id",
-            "user_id",
-            "symbol",
-            "resolution",
-            "start",
-            "end",
-            "settings",
-            "status",
-            "progress_done",
-            "progress_total",
-            "progress",
-            "metrics",
-            "equity_curve",
-            "missing_candles_count",
-            "missing_candles",
-            "error_message",
-            "created_at",
-            "started_at",
-            "completed_at",
-        ]
-        read_only_fields = fields
-
-    def get_settings(self, backtest: Backtest) -> dict:
-        """The risk settings and costs replayed (`params` on the model)."""
-        return _decimal_params(backtest.params)
-
-    def get_progress(self, backtest: Backtest) -> float:
-        """Fraction 0-1 of the candles walked."""
-        if backtest.status == Backtest.Status.COMPLETED:
-            return 1.0
-        if not backtest.progress_total:
-            return 0.0
-        return round(backtest.progress_done / backtest.progress_total, 4)
-
-    def get_metrics(self, backtest: Backtest) -> dict | None:
-        return metrics_from_json(backtest.metrics)
-
-    def get_equity_curve(self, backtest: Backtest) -> list:
-        """[[time, equity], …] with equity as a JSON number."""
-        return [[moment, Decimal(value)] for moment, value in backtest.equity_curve]
-
-
-class BacktestListSerializer(BacktestSerializer):
-    """The list leaves out the heavy parts (curve, missing candles)."""
-
-    class Meta(BacktestSerializer.Meta):
-        fields = [
-            name
-            for name in BacktestSerializer.Meta.fields
-            if name not in ("equity_curve", "missing_candles")
-        ]
-        read_only_fields = fields
-
-
-class BacktestTradeSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = BacktestTrade
-        fields = ["id", *BacktestTrade.PUBLIC_FIELDS]
         read_only_fields = fields

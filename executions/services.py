@@ -1,90 +1,35 @@
-"""Writes of the executions app that the API needs: starting a backtest."""
+"""Writes of the executions app outside a run: reaping rows a lost worker left RUNNING."""
 
-from datetime import datetime
-from decimal import Decimal
+import logging
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db.models import Model
 
-from strategies.models import RESOLUTIONS
-from tradeplatform.api import ApplicationError
+from .models import StrategyExecution
 
-from .candles import resolution_delta
-from .models import Backtest
-from .selectors import strategy_for_backtest
+logger = logging.getLogger(__name__)
 
-
-def _field_error(field: str, message: str) -> ApplicationError:
-    return ApplicationError(message, details={field: [message]})
+# A reaped row's worker has been gone for at least the task's hard time limit plus this.
+REAP_MARGIN_SECONDS = 60
 
 
-def backtest_create(
-    *,
-    user,
-    strategy_id,
-    start: datetime,
-    end: datetime,
-    capital: Decimal,
-    risk_per_trade: Decimal,
-    leverage: int = 10,
-    max_positions: int = 1,
-    max_daily_loss: Decimal = Decimal("0.05"),
-    sl_atr_multiplier: Decimal | None = None,
-    tp_atr_multiplier: Decimal | None = None,
-    fee_rate: Decimal = Decimal(0),
-    slippage: Decimal = Decimal(0),
-    symbol: str | None = None,
-    resolution: int | None = None,
-    enqueue: bool = True,
-) -> Backtest:
-    """A QUEUED backtest of a strategy the user may run (see `strategy_for_backtest`),
-    over the candle closes in [start, end], on the strategy's candle unless `symbol` or
-    `resolution` say otherwise. The Celery task is enqueued once the row is committed
-    (`enqueue=False` leaves the running to the caller: the management command)."""
-    strategy = strategy_for_backtest(user=user, strategy_id=strategy_id)
-    symbol = (symbol or strategy.symbol).replace("/", "").strip().upper()
-    resolution = int(resolution or strategy.resolution)
-    if not symbol:
-        raise _field_error("symbol", "The strategy has no symbol: give one")
-    if resolution not in RESOLUTIONS:
-        raise _field_error("resolution", f"Resolution must be one of {list(RESOLUTIONS)}")
-    if start >= end:
-        raise _field_error("end", "The end must be after the start")
-    candles = (end - start) // resolution_delta(resolution)
-    if candles > settings.BACKTEST_MAX_CANDLES:
-        raise _field_error(
-            "end",
-            f"A backtest covers at most {settings.BACKTEST_MAX_CANDLES} candles "
-            f"({candles} asked): shorten the period or take a longer resolution",
-        )
-    replayed = {
-        "capital": capital,
-        "risk_per_trade": risk_per_trade,
-        "leverage": leverage,
-        "max_positions": max_positions,
-        "max_daily_loss": max_daily_loss,
-        "sl_atr_multiplier": sl_atr_multiplier,
-        "tp_atr_multiplier": tp_atr_multiplier,
-        "fee_rate": fee_rate,
-        "slippage": slippage,
-    }
-    # Stored as JSON: Decimals as exact strings.
-    params = {
-        name: value if value is None or isinstance(value, int) else str(value)
-        for name, value in replayed.items()
-    }
-    with transaction.atomic():
-        backtest = Backtest.objects.create(
-            strategy=strategy,
-            user=user,
-            symbol=symbol,
-            resolution=resolution,
-            start=start,
-            end=end,
-            params=params,
-        )
-        if enqueue:
-            from .tasks import run_backtest  # the tasks module imports the engine
+def running_rows_reap(*, model: type[Model], now: datetime, time_limit: int, message: str) -> int:
+    """RUNNING rows of `model` (a row with a lifecycle: status, started_at, error_message,
+    completed_at) started before now - time_limit - margin become FAILED with `message`."""
+    cutoff = now - timedelta(seconds=time_limit + REAP_MARGIN_SECONDS)
+    reaped = model.objects.filter(status=model.Status.RUNNING, started_at__lt=cutoff).update(
+        status=model.Status.FAILED, error_message=message, completed_at=now
+    )
+    if reaped:
+        logger.warning("reaped %d %s row(s) left RUNNING", reaped, model.__name__)
+    return reaped
 
-            transaction.on_commit(lambda: run_backtest.delay(str(backtest.id)))
-    return backtest
+
+def stale_executions_reap(*, now: datetime) -> int:
+    return running_rows_reap(
+        model=StrategyExecution,
+        now=now,
+        time_limit=settings.CELERY_TASK_TIME_LIMIT,
+        message="worker lost (reaped)",
+    )

@@ -1,14 +1,6 @@
 from django.urls import re_path
 
-from .views import (
-    BacktestDetailView,
-    BacktestListCreateView,
-    BacktestTradesView,
-    StrategyExecutionsView,
-    SubscriptionTradesView,
-)
-
-BACKTESTS = r"^strategy-upload/strategies/(?P<strategy_pk>[^/.]+)/backtests"
+from .views import StrategyExecutionsView, SubscriptionTradesView
 
 # The SPA calls these paths without a trailing slash; one is accepted too.
 urlpatterns = [
@@ -21,14 +13,5 @@ urlpatterns = [
         r"^strategy-upload/strategies/(?P<strategy_pk>[^/.]+)/executions/?$",
         StrategyExecutionsView.as_view(),
         name="strategy-executions",
-    ),
-    re_path(rf"{BACKTESTS}/?$", BacktestListCreateView.as_view(), name="strategy-backtests"),
-    re_path(
-        rf"{BACKTESTS}/(?P<pk>[^/.]+)/?$", BacktestDetailView.as_view(), name="strategy-backtest"
-    ),
-    re_path(
-        rf"{BACKTESTS}/(?P<pk>[^/.]+)/trades/?$",
-        BacktestTradesView.as_view(),
-        name="strategy-backtest-trades",
     ),
 ]

@@ -1,8 +1,9 @@
 """Operators' view of strategies.
 
 The execution figures come through the reverse relation `Strategy.executions` (declared by
-the executions app): this module never imports a downstream app (imports go
-accounts <- strategies <- subscriptions <- executions)."""
+the executions app; their status is `strategies.enums.ExecutionStatus`): this module never
+imports a downstream app (imports go accounts, marketdata <- strategies <- subscriptions <-
+executions <- backtests)."""
 
 from datetime import timedelta
 
@@ -17,9 +18,8 @@ from tradeplatform.admin_actions import service_action
 from tradeplatform.svg import STATUS_COLOURS, bar_chart
 
 from . import services
+from .enums import EXECUTION_OUTCOMES, ExecutionStatus
 from .models import Strategy
-
-OUTCOMES = ("COMPLETED", "SKIPPED", "FAILED")
 
 
 def execution_outcomes(strategy: Strategy, *, now=None) -> tuple[str, list[str], dict]:
@@ -34,21 +34,23 @@ def execution_outcomes(strategy: Strategy, *, now=None) -> tuple[str, list[str],
         unit, truncate, step, since, fmt = "day", TruncDay, timedelta(days=1), 30, "%Y-%m-%d"
         start = (now - timedelta(days=since)).replace(hour=0, minute=0, second=0, microsecond=0)
     rows = (
-        strategy.executions.filter(scheduled_time__gte=start, status__in=OUTCOMES)
-        .annotate(bucket=truncate("scheduled_time"))
+        strategy.executions.filter(candle_close__gte=start, status__in=EXECUTION_OUTCOMES)
+        .annotate(bucket=truncate("candle_close"))
         .values("bucket", "status")
         .annotate(count=Count("id"))
         .order_by("bucket")
     )
     counts = {(row["bucket"], row["status"]): row["count"] for row in rows}
     if not counts:
-        return unit, [], {status: [] for status in OUTCOMES}
+        return unit, [], {status: [] for status in EXECUTION_OUTCOMES}
     buckets = []
     bucket = min(key[0] for key in counts)
     while bucket <= now:
         buckets.append(bucket)
         bucket += step
-    series = {status: [counts.get((b, status), 0) for b in buckets] for status in OUTCOMES}
+    series = {
+        status: [counts.get((b, status), 0) for b in buckets] for status in EXECUTION_OUTCOMES
+    }
     return unit, [b.strftime(fmt) for b in buckets], series
 
 
@@ -57,9 +59,9 @@ class LastExecutionFilter(admin.SimpleListFilter):
     parameter_name = "last_execution"
 
     def lookups(self, request, model_admin):
-        return [(status, status.title()) for status in (*OUTCOMES, "RUNNING")] + [
-            ("none", "Never run")
-        ]
+        return [
+            (status, status.title()) for status in (*EXECUTION_OUTCOMES, ExecutionStatus.RUNNING)
+        ] + [("none", "Never run")]
 
     def queryset(self, request, queryset):
         if self.value() == "none":
@@ -144,11 +146,10 @@ class StrategyAdmin(admin.ModelAdmin):
             Strategy.objects.filter(pk=obj.pk).update(is_marketplace=obj.is_marketplace)
 
     def get_queryset(self, request):
-        execution_model = Strategy._meta.get_field("executions").related_model
         last_status = (
-            execution_model.objects.filter(strategy=OuterRef("pk"))
-            .order_by("-scheduled_time")
-            .values("status")[:1]
+            Strategy.objects.filter(pk=OuterRef("pk"), executions__isnull=False)
+            .order_by("-executions__candle_close")
+            .values("executions__status")[:1]
         )
         return (
             super()

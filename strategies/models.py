@@ -3,9 +3,6 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-RESOLUTIONS = (1, 5, 15, 30, 60, 240, 1440)
-RESOLUTION_CHOICES = [(minutes, f"{minutes}m") for minutes in RESOLUTIONS]
-
 
 class Strategy(models.Model):
     """An author's uploaded strategy. `execution_config` holds

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from .models import RESOLUTIONS
+from marketdata.candles import RESOLUTIONS
 
 MAX_SOURCE_BYTES = 100 * 1024
 ENTRY_POINT = "generate_signal"

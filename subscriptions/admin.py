@@ -1,8 +1,8 @@
 """Operators' view of subscriptions.
 
 The equity curve reads the subscription's closed trades through the reverse relation
-`StrategySubscription.trades` (declared by the executions app): this module never imports
-a downstream app."""
+`StrategySubscription.trades` (declared by the executions app; their status is
+`subscriptions.enums.TradeStatus`): this module never imports a downstream app."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -21,10 +21,10 @@ from tradeplatform.formatting import amount_text, money_text, percent_text
 from tradeplatform.svg import line_chart
 
 from . import services
+from .enums import TradeStatus
 from .models import StrategySubscription
+from .risk import RISK_FIELDS
 from .serializers import RiskSettingsSerializer
-
-CLOSED = "CLOSED"  # executions.models.Trade.Status.CLOSED
 
 
 def equity_curve(subscription: StrategySubscription) -> list[tuple[str, object]]:
@@ -33,7 +33,7 @@ def equity_curve(subscription: StrategySubscription) -> list[tuple[str, object]]
     equity = subscription.capital
     points = [(f"start {subscription.subscribed_at:%Y-%m-%d %H:%M}", equity)]
     closed = (
-        subscription.trades.filter(status=CLOSED, pnl__isnull=False)
+        subscription.trades.filter(status=TradeStatus.CLOSED, pnl__isnull=False)
         .order_by("closed_at", "created_at")
         .values_list("closed_at", "pnl")
     )
@@ -67,11 +67,11 @@ class RiskSettingsForm(forms.ModelForm):
 
     class Meta:
         model = StrategySubscription
-        fields = list(services.RISK_FIELDS)
+        fields = list(RISK_FIELDS)
 
     def clean(self):
         cleaned = super().clean()
-        risk = {name: cleaned[name] for name in services.RISK_FIELDS if name in cleaned}
+        risk = {name: cleaned[name] for name in RISK_FIELDS if name in cleaned}
         checked = RiskSettingsSerializer(data=risk, partial=True)
         if not checked.is_valid():
             for name, errors in checked.errors.items():
@@ -172,7 +172,7 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
     ]
     fieldsets = (
         (None, {"fields": ("id", "user", "strategy", "broker_credential")}),
-        ("Risk", {"fields": services.RISK_FIELDS}),
+        ("Risk", {"fields": RISK_FIELDS}),
         (
             "State",
             {"fields": ("is_active", "is_paused", "subscribed_at", "paused_at", "unsubscribed_at")},
@@ -194,7 +194,7 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not obj.is_active:  # cancelled: a record only
-            return [*self.readonly_fields, *services.RISK_FIELDS]
+            return [*self.readonly_fields, *RISK_FIELDS]
         return self.readonly_fields
 
     def has_add_permission(self, request):

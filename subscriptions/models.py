@@ -8,6 +8,8 @@ from django.db.models import Q
 from accounts.models import BrokerCredential
 from strategies.models import Strategy
 
+from .risk import DEFAULT_LEVERAGE, DEFAULT_MAX_DAILY_LOSS, DEFAULT_MAX_POSITIONS
+
 
 class StrategySubscription(models.Model):
     """A user's capital and risk settings following one strategy."""
@@ -30,9 +32,11 @@ class StrategySubscription(models.Model):
     )
     capital = models.DecimalField(max_digits=24, decimal_places=8)
     risk_per_trade = models.DecimalField(max_digits=10, decimal_places=6)
-    leverage = models.PositiveSmallIntegerField(default=10)
-    max_positions = models.PositiveIntegerField(default=1)
-    max_daily_loss = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal("0.05"))
+    leverage = models.PositiveSmallIntegerField(default=DEFAULT_LEVERAGE)
+    max_positions = models.PositiveIntegerField(default=DEFAULT_MAX_POSITIONS)
+    max_daily_loss = models.DecimalField(
+        max_digits=10, decimal_places=6, default=DEFAULT_MAX_DAILY_LOSS
+    )
     sl_atr_multiplier = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     tp_atr_multiplier = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     is_active = models.BooleanField(default=True)

@@ -1,11 +1,12 @@
 """Reads of subscriptions: a user sees only their own."""
 
-from django.db.models import F, Func, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
+from .enums import TradeStatus
 from .models import StrategySubscription
 
 NOT_FOUND = "Subscription not found"
-OPEN = "OPEN"  # executions.models.Trade.Status.OPEN; subscriptions may not import executions
 
 
 def subscription_list_for_user(*, user) -> QuerySet[StrategySubscription]:
@@ -13,18 +14,18 @@ def subscription_list_for_user(*, user) -> QuerySet[StrategySubscription]:
     trades in the same query. The count is a correlated subquery on (subscription, status),
     not a join with GROUP BY: a page then reads only its own rows' open trades, however
     long the trade history grows, and the pagination count reads no trade at all."""
-    trade_model = StrategySubscription.trades.rel.related_model
     open_trades = (
-        trade_model.objects.filter(subscription=OuterRef("pk"), status=OPEN)
+        StrategySubscription.objects.filter(pk=OuterRef("pk"), trades__status=TradeStatus.OPEN)
         .order_by()
-        .annotate(count=Func(F("id"), function="COUNT"))
+        .values("pk")
+        .annotate(count=Count("trades"))
         .values("count")
     )
     return (
         StrategySubscription.objects.filter(user=user)
         .select_related("strategy")
         .defer("strategy__strategy_code")
-        .annotate(open_trades=Subquery(open_trades, output_field=IntegerField()))
+        .annotate(open_trades=Coalesce(Subquery(open_trades, output_field=IntegerField()), 0))
         .order_by("-subscribed_at", "-id")
     )
 
@@ -34,7 +35,7 @@ def subscription_stats(*, subscription: StrategySubscription) -> dict:
     decided = wins + losses
     open_trades = getattr(subscription, "open_trades", None)
     if open_trades is None:
-        open_trades = subscription.trades.filter(status=OPEN).count()
+        open_trades = subscription.trades.filter(status=TradeStatus.OPEN).count()
     return {
         "total_trades": subscription.total_trades,
         "winning_trades": wins,

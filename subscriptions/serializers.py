@@ -7,8 +7,8 @@ from strategies.models import Strategy
 from tradeplatform.serializers import RejectUnknownFieldsMixin, positive
 
 from .models import StrategySubscription
+from .risk import DEFAULT_LEVERAGE, DEFAULT_MAX_DAILY_LOSS, DEFAULT_MAX_POSITIONS, RISK_FIELDS
 from .selectors import subscription_stats
-from .services import RISK_FIELDS
 
 
 def _atr_multiplier(label: str, key: str) -> serializers.DecimalField:
@@ -45,7 +45,7 @@ class RiskSettingsSerializer(serializers.Serializer):
         "(0.01 = 1 percent), up to 6 decimals.",
     )
     leverage = serializers.IntegerField(
-        default=10,
+        default=DEFAULT_LEVERAGE,
         validators=[
             MinValueValidator(1, "Leverage must be at least 1"),
             MaxValueValidator(125, "Leverage must be at most 125"),
@@ -54,7 +54,7 @@ class RiskSettingsSerializer(serializers.Serializer):
         "the risk): 1-125.",
     )
     max_positions = serializers.IntegerField(
-        default=1,
+        default=DEFAULT_MAX_POSITIONS,
         validators=[
             MinValueValidator(1, "Max positions must be at least 1"),
             MaxValueValidator(1000, "Max positions must be at most 1000"),
@@ -64,7 +64,7 @@ class RiskSettingsSerializer(serializers.Serializer):
     max_daily_loss = serializers.DecimalField(
         max_digits=10,
         decimal_places=6,
-        default=Decimal("0.05"),
+        default=DEFAULT_MAX_DAILY_LOSS,
         validators=[
             positive("Max daily loss must be greater than 0"),
             MaxValueValidator(Decimal("1"), "Max daily loss must be at most 1 (100 percent)"),

@@ -18,18 +18,9 @@ from strategies.services import strategy_subscriber_added, strategy_subscriber_r
 from tradeplatform.api import ApplicationError
 
 from .models import StrategySubscription
+from .risk import DEFAULT_LEVERAGE, DEFAULT_MAX_DAILY_LOSS, DEFAULT_MAX_POSITIONS, RISK_FIELDS
 
 ALREADY_SUBSCRIBED = "Already subscribed to this strategy"
-# The subscriber's risk settings: the only writable part of a subscription.
-RISK_FIELDS = (
-    "capital",
-    "risk_per_trade",
-    "leverage",
-    "max_positions",
-    "max_daily_loss",
-    "sl_atr_multiplier",
-    "tp_atr_multiplier",
-)
 UPDATABLE_FIELDS = (*RISK_FIELDS, "broker_credential_id")
 CREDENTIAL_NOT_FOUND = "Broker credential not found"
 
@@ -53,9 +44,9 @@ def subscription_create(
     broker_credential_id,
     capital: Decimal,
     risk_per_trade: Decimal,
-    leverage: int = 10,
-    max_positions: int = 1,
-    max_daily_loss: Decimal = Decimal("0.05"),
+    leverage: int = DEFAULT_LEVERAGE,
+    max_positions: int = DEFAULT_MAX_POSITIONS,
+    max_daily_loss: Decimal = DEFAULT_MAX_DAILY_LOSS,
     sl_atr_multiplier: Decimal | None = None,
     tp_atr_multiplier: Decimal | None = None,
 ) -> StrategySubscription:

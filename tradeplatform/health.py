@@ -69,10 +69,18 @@ def check_celery() -> str:
 
 
 def health_report() -> tuple[bool, dict]:
+    """The services' states; `sandbox` says how strategies run (UNCONFINED only when a
+    developer allowed it, SANDBOX_ALLOW_UNCONFINED)."""
+    from executions.worker_guard import sandbox_status
+
     services = {
         "database": check_database(),
         "redis": check_redis(),
         "celery": check_celery(),
     }
     healthy = all(state == OK for state in services.values())
-    return healthy, {"status": OK if healthy else "unavailable", "services": services}
+    return healthy, {
+        "status": OK if healthy else "unavailable",
+        "services": services,
+        "sandbox": sandbox_status(),
+    }

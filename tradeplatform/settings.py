@@ -3,6 +3,13 @@
 Every value has a development default, except the secrets: with ``DEBUG`` off the
 platform refuses to start without ``SECRET_KEY`` and ``FIELD_ENCRYPTION_KEYS``.
 A ``<NAME>_FILE`` variable (Docker secrets) is read in place of ``<NAME>``.
+
+While a development stack runs (`make run`: scripts/devstack.py), ``var/services.env``
+(or ``SERVICES_ENV_FILE``) holds the URLs of its embedded PostgreSQL and Redis and
+``DEBUG=1``; a variable that is not set in the environment is taken from there, so
+`python manage.py run_candle …` in another terminal works against that stack. The
+environment always wins, and the file exists only while the stack runs (production has
+no var/: see .dockerignore).
 """
 
 from datetime import timedelta
@@ -14,6 +21,9 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+SERVICES_ENV = Path(env.str("SERVICES_ENV_FILE", default=str(BASE_DIR / "var" / "services.env")))
+if SERVICES_ENV.exists():
+    environ.Env.read_env(SERVICES_ENV, overwrite=False)
 
 
 def _secret(name: str, *, dev_default: str) -> str:
@@ -57,10 +67,14 @@ INSTALLED_APPS = [
     "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # The project's apps, lowest floor first (imports run one way: accounts, marketdata <-
+    # strategies <- subscriptions <- executions <- backtests).
     "accounts",
+    "marketdata",
     "strategies",
     "subscriptions",
     "executions",
+    "backtests",
 ]
 
 MIDDLEWARE = [
@@ -91,26 +105,27 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "executions.worker_guard.admin_context",
             ],
         },
     },
 ]
 
+# PostgreSQL only (one query path). Without DATABASE_URL (and no development stack
+# running) a local server's `tradeplatform` database.
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
+    "default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/tradeplatform"),
 }
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://…)")
 # Persistent connections (checked before reuse): a new PostgreSQL connection per request
 # cost more than the strategy list itself (bench/RESULTS.md). 0 closes after each request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # libpq waits forever for a host that drops packets; a request should fail fast (503).
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5)
-    )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Web, worker and beat share the embedded database: wait for the write lock.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+# libpq waits forever for a host that drops packets; a request should fail fast (503).
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5)
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -125,6 +140,8 @@ CACHES = {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             "SOCKET_CONNECT_TIMEOUT": 2,
             "SOCKET_TIMEOUT": 2,
+            # JSON, never pickle: whoever can write a cache key must not run code here.
+            "SERIALIZER": "django_redis.serializers.json.JSONSerializer",
         },
     },
 }
@@ -225,7 +242,7 @@ SPECTACULAR_SETTINGS = {
     },
     "COMPONENT_SPLIT_REQUEST": True,
     # Three models have a `status` with different choices: name the backtest's.
-    "ENUM_NAME_OVERRIDES": {"BacktestStatusEnum": "executions.models.Backtest.Status"},
+    "ENUM_NAME_OVERRIDES": {"BacktestStatusEnum": "backtests.models.Backtest.Status"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
@@ -262,6 +279,10 @@ SIMPLE_JWT = {
 # timeout, so a task is never redelivered while it still runs; late acks are safe only
 # because a (strategy, candle close) execution is unique in the database.
 CELERY_BROKER_URL = REDIS_URL
+# JSON only: a message someone pushed into Redis is data, never a pickle to load.
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
@@ -280,9 +301,19 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=10_000)
 
 # The strategy sandbox (executions.sandbox): which backend and its per-execution limits.
-# "warm" (a forking sandbox server per worker process, ~3 ms per run) suits a machine
-# without bubblewrap; production sets "warm-bwrap" (no network, read-only filesystem).
+# Every backend applies the whole confinement (README, "The strategy sandbox"); "warm"
+# (a confined forking server per worker process, a few ms per run) is the default,
+# "warm-bwrap" adds bubblewrap around it (the Docker image). SANDBOX_ALLOW_UNCONFINED
+# runs strategies with rlimits and seccomp only, for a developer's own code on a machine
+# without user namespaces or Landlock: never with DEBUG off.
+SANDBOX_ALLOW_UNCONFINED = env.bool("SANDBOX_ALLOW_UNCONFINED", default=False)
+if SANDBOX_ALLOW_UNCONFINED and not DEBUG:
+    raise ImproperlyConfigured("SANDBOX_ALLOW_UNCONFINED is refused when DEBUG is off")
 SANDBOX_BACKEND = env.str("SANDBOX_BACKEND", default="warm")
+if SANDBOX_ALLOW_UNCONFINED:
+    SANDBOX_BACKEND = "unconfined"
+elif SANDBOX_BACKEND == "unconfined":
+    raise ImproperlyConfigured("SANDBOX_BACKEND=unconfined needs SANDBOX_ALLOW_UNCONFINED=1")
 SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", default=5.0)
 SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=5)
 SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)
@@ -297,7 +328,7 @@ BACKTEST_MAX_CANDLES = env.int("BACKTEST_MAX_CANDLES", default=200_000)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# Market data (executions.marketdata): where candles come from. "synthetic" is a
+# Market data (marketdata.providers): where candles come from. "synthetic" is a
 # deterministic offline market; "ccxt" reads MARKET_DATA_EXCHANGE's public OHLCV; "csv"
 # reads MARKET_DATA_CSV_DIR/<SYMBOL>-<RESOLUTION>.csv.
 MARKET_DATA_PROVIDER = env.str("MARKET_DATA_PROVIDER", default="synthetic")

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/", include("accounts.credential_urls")),
     path("api/", include("strategies.urls")),
     path("api/", include("executions.urls")),
+    path("api/", include("backtests.urls")),
     path("api/", include("subscriptions.urls")),
 ]
 

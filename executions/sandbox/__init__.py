@@ -67,12 +67,13 @@ import uuid
 from typing import Any
 
 from ._backends import (
+    SandboxServer,
     bwrap_unusable_reason,
-    run_process,
     to_result,
     to_series_result,
-    warm_client,
+    warm_server,
 )
+from ._selftest import PROBE_SOURCE, PROMISES, Targets, judge
 from ._types import SandboxLimits, SandboxResult, SeriesResult
 
 __all__ = [
@@ -81,6 +82,7 @@ __all__ = [
     "SandboxLimits",
     "SandboxResult",
     "SeriesResult",
+    "Targets",
     "bwrap_unusable_reason",
     "run_strategy",
     "run_strategy_series",
@@ -88,8 +90,10 @@ __all__ = [
     "series_limits",
 ]
 
-BACKENDS = ("process", "bwrap", "warm", "warm-bwrap")
-DEFAULT_BACKEND = "process"
+BACKENDS = ("process", "bwrap", "warm", "warm-bwrap", "unconfined")
+DEFAULT_BACKEND = "warm"
+# The largest signal a strategy may return, as JSON (a real one is ~60 bytes).
+MAX_SIGNAL_BYTES = 4096
 
 
 def run_strategy(
@@ -113,19 +117,18 @@ def run_strategy(
     outcome = _dispatch(request, limits, backend)
     if outcome is None:
         return SandboxResult(False, None, _unavailable(), "", 0)
-    return to_result(outcome, limits, started)
+    return to_result(outcome, limits, started, MAX_SIGNAL_BYTES)
 
 
 # Whole-history mode: per-candle budgets added to the base limits, for all steps together.
 SERIES_STEP_WALL_SECONDS = 0.05
 SERIES_STEP_CPU_SECONDS = 0.05
-SERIES_MAX_SIGNAL_BYTES = 4096  # one step's signal as JSON; a real one is ~60 bytes
 
 
 def series_limits(base: SandboxLimits, steps: int) -> SandboxLimits:
     """The limits of a series of ``steps`` calls: the wall clock and CPU budgets of one
     call plus 50 ms per step (10,000 one-minute candles: 505 s), and room in the answer
-    pipe for ``steps`` signals of at most ``SERIES_MAX_SIGNAL_BYTES``. They are budgets
+    pipe for ``steps`` signals of at most ``MAX_SIGNAL_BYTES``. They are budgets
     for the whole series, not per step: one slow candle may use what others left. What
     the strategy may print stays capped at ``base.max_output_bytes`` for the whole series.
     Memory is the same as one call's: the history is a few MB per 10,000 candles."""
@@ -134,7 +137,7 @@ def series_limits(base: SandboxLimits, steps: int) -> SandboxLimits:
         base,
         wall_seconds=base.wall_seconds + steps * SERIES_STEP_WALL_SECONDS,
         cpu_seconds=base.cpu_seconds + math.ceil(steps * SERIES_STEP_CPU_SECONDS),
-        max_output_bytes=base.max_output_bytes + steps * (SERIES_MAX_SIGNAL_BYTES + 64),
+        max_output_bytes=base.max_output_bytes + steps * (MAX_SIGNAL_BYTES + 64),
     )
 
 
@@ -178,14 +181,13 @@ def run_strategy_series(
         "series": {
             "lookback": int(lookback),
             "first_index": first_index,
-            "max_signal_bytes": SERIES_MAX_SIGNAL_BYTES,
             "max_print_bytes": base.max_output_bytes,
         },
     }
     outcome = _dispatch(request, limits, backend)
     if outcome is None:
         return SeriesResult(False, [], [], _unavailable(), "", 0)
-    return to_series_result(outcome, limits, started)
+    return to_series_result(outcome, limits, started, MAX_SIGNAL_BYTES)
 
 
 def _dispatch(
@@ -200,121 +202,47 @@ def _dispatch(
         # Never fall back silently to a weaker sandbox than the one configured.
         return None
     request["limits"] = dataclasses.asdict(limits)
+    request["max_signal_bytes"] = MAX_SIGNAL_BYTES
+    if name == "unconfined":
+        return warm_server(bwrap=False, confined=False).run(request, limits)
     if name.startswith("warm"):
-        return warm_client(bwrap=wants_bwrap).run(request, limits)
-    return run_process(request, limits, bwrap=wants_bwrap)
+        return warm_server(bwrap=wants_bwrap).run(request, limits)
+    return SandboxServer(bwrap=wants_bwrap, once=True).run(request, limits)
 
 
 def _unavailable() -> str:
     return f"sandbox unavailable: {bwrap_unusable_reason()}"
 
 
-# What each backend promises; selftest() only reports failures of promised checks.
-PROMISES: dict[str, frozenset[str]] = {
-    "process": frozenset({"environment", "limits", "processes", "workdir"}),
-    "bwrap": frozenset({"environment", "limits", "processes", "workdir", "network", "files"}),
-}
-PROMISES["warm"] = PROMISES["process"]
-PROMISES["warm-bwrap"] = PROMISES["bwrap"]
-_PROBE_PORTS = (5432, 6379)  # PostgreSQL and Redis on the worker's machine
+def selftest(backend: str | None = None, *, targets: Targets | None = None) -> list[str]:
+    """Probe the sandbox from inside, for real; return the failures of what ``backend``
+    promises (``_selftest.PROMISES``), an empty list when confinement holds.
 
-_PROBE_SOURCE = """
-import os, resource, socket
-
-def generate_signal(candles, params):
-    found = {"environ": sorted(os.environ), "cwd": os.getcwd(), "cwd_entries": os.listdir(".")}
-    found["limits"] = {
-        name: resource.getrlimit(getattr(resource, name))[1]
-        for name in ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_FSIZE", "RLIMIT_NOFILE",
-                     "RLIMIT_NPROC", "RLIMIT_CORE")
-    }
-    try:
-        pid = os.fork()
-    except OSError:
-        found["forked"] = False
-    else:
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
-        found["forked"] = True
-    found["connected"] = []
-    for port in params["ports"]:
-        with socket.socket() as sock:
-            sock.settimeout(1)
-            try:
-                sock.connect(("127.0.0.1", port))
-                found["connected"].append(port)
-            except OSError:
-                pass
-    found["wrote"] = []
-    for path in params["paths"]:
-        try:
-            with open(path, "w") as handle:
-                handle.write("sandbox probe")
-            found["wrote"].append(path)
-        except OSError:
-            pass
-    return {"action": "HOLD", "probe": found}
-"""
-
-
-def selftest(backend: str | None = None) -> list[str]:
-    """Probe the sandbox from inside; return the failures of what ``backend`` promises
-    (see PROMISES), an empty list when confinement holds.
-
-    The probe tries to: read the environment, exceed nothing but read its rlimits, fork,
-    connect to 127.0.0.1:5432 (PostgreSQL) and :6379 (Redis), and write a file in /tmp and
-    in this process's working directory. The ``process`` backend cannot block the network
-    or the filesystem, so for it those two are not checked.
+    Two executions of the probe strategy: each tries to read the environment, exceed its
+    rlimits, act as root, fork and exec, make the system calls a computation never needs,
+    create sockets, connect to ``targets`` (TCP and unix sockets), read the project tree
+    and the interpreter's files, write in /tmp, /dev/shm, site-packages and the project,
+    see, signal, trace and read the memory of the worker; the second also looks for the
+    file the first planted in its work directory. A failure to run the probe at all (a
+    layer that cannot be applied here) is a failure too: the worker refuses strategies.
     """
     name = backend or DEFAULT_BACKEND
     if name.endswith("bwrap") and (reason := bwrap_unusable_reason()):
         return [f"bwrap is not usable in this environment: {reason}"]
     limits = SandboxLimits()
     token = uuid.uuid4().hex
-    paths = [
-        f"/tmp/tradeplatform-sandbox-probe-{token}",  # noqa: S108 - the probe's target
-        os.path.abspath(f".probe-{token}"),
-    ]
+    params = (targets or Targets()).params(token)
+    failures: list[str] = []
     try:
-        result = run_strategy(
-            _PROBE_SOURCE, {}, {"ports": _PROBE_PORTS, "paths": paths}, backend=name
-        )
+        for _ in range(2):
+            result = run_strategy(PROBE_SOURCE, {}, params, limits=limits, backend=name)
+            if not result.ok or result.signal is None:
+                return [f"the probe did not run: {result.error}"]
+            found = result.signal["probe"]
+            failures += judge(found, limits, PROMISES[name], worker_is_root=os.geteuid() == 0)
+            params = {**params, "planted": [found["planted"]]}
     finally:
-        for path in paths:
+        for path in params["write"]:
             if os.path.exists(path):
                 os.unlink(path)
-    if not result.ok or result.signal is None:
-        return [f"the probe did not run: {result.error}"]
-    return _judge(result.signal["probe"], limits, PROMISES[name])
-
-
-def _judge(found: dict[str, Any], limits: SandboxLimits, promised: frozenset[str]) -> list[str]:
-    mb = 1024 * 1024
-    failures: list[str] = []
-    if "environment" in promised and found["environ"]:
-        failures.append(f"the environment is not empty: {', '.join(found['environ'])}")
-    if "limits" in promised:
-        expected = {
-            "RLIMIT_CPU": limits.cpu_seconds + 1,
-            "RLIMIT_AS": limits.memory_mb * mb,
-            "RLIMIT_FSIZE": limits.file_size_mb * mb,
-            "RLIMIT_NOFILE": limits.open_files,
-            "RLIMIT_NPROC": limits.processes,
-            "RLIMIT_CORE": 0,
-        }
-        for name, ceiling in expected.items():
-            actual = found["limits"][name]
-            if actual == -1 or actual > ceiling:  # -1 is RLIM_INFINITY
-                failures.append(f"{name} hard limit is {actual}, expected at most {ceiling}")
-    if "processes" in promised and found["forked"]:
-        failures.append("the strategy can create processes (fork succeeded)")
-    if "workdir" in promised and (found["cwd"] == os.getcwd() or found["cwd_entries"]):
-        failures.append(f"the work directory {found['cwd']} is not a fresh empty directory")
-    if "network" in promised:
-        for port in found["connected"]:
-            failures.append(f"the strategy connected to 127.0.0.1:{port}")
-    if "files" in promised:
-        for path in found["wrote"]:
-            failures.append(f"the strategy wrote {path} outside its work directory")
-    return failures
+    return list(dict.fromkeys(failures))

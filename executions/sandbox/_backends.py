@@ -1,48 +1,48 @@
-"""Parent side of the sandbox: starting, wrapping and talking to the sandboxed interpreter."""
+"""Worker side of the sandbox: starting the confined server and talking to its children."""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import json
 import os
+import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from typing import Any
 
 from . import _runtime
 from ._types import SandboxLimits, SandboxResult, SeriesResult
 
 RUNTIME_PATH = os.path.abspath(_runtime.__file__)
-SANDBOX_DIR = os.path.dirname(RUNTIME_PATH)
+SANDBOX_DIR = _runtime.SANDBOX_DIR
 # bwrap is looked up on a fixed system path, not the worker's PATH.
 _SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
-# How long the warm client waits beyond the wall limit before it declares the server hung.
-WARM_SERVER_GRACE_SECONDS = 3.0
+# How long a new server may take to confine itself and offer its first child.
+SERVER_START_SECONDS = 10.0
+# How long the server may take, after a child's pipes closed, to report how it ended.
+EXIT_REPORT_SECONDS = 3.0
+_READ_CHUNK = 65536
 
 
-def interpreter_command(mode: str) -> list[str]:
+class ServerFailure(Exception):
+    """The server is gone or broke the protocol; it is restarted on the next run."""
+
+
+def interpreter_command(mode: str, control_fd: int, confinement: str, work_root: str) -> list[str]:
     """The real interpreter of this process, isolated mode (no PYTHON* variables, no user
-    site, no script directory on sys.path) - never whatever ``python`` PATH finds."""
-    return [sys.executable, "-I", RUNTIME_PATH, mode]
-
-
-def _spawn(command: list[str], workdir: str, stderr: int | None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        env={},  # no secret of the worker reaches the strategy
-        cwd=workdir,
-        close_fds=True,
-        start_new_session=True,  # its own process group, killed as a whole
-    )
+    site, no script directory on sys.path) and without ``site`` (no site-packages) -
+    never whatever ``python`` PATH finds."""
+    command = [sys.executable, "-I", "-S", RUNTIME_PATH, mode, str(control_fd), confinement]
+    return [*command, work_root] if work_root else command
 
 
 # --------------------------------------------------------------------------- bubblewrap
@@ -52,15 +52,21 @@ def _bwrap_path() -> str | None:
     return shutil.which("bwrap", path=_SYSTEM_PATH)
 
 
-def bwrap_command(command: list[str], workdir: str) -> list[str]:
-    """Wrap ``command`` in bubblewrap: new namespaces (no network but a private loopback,
-    own pids), no capabilities, only the interpreter, system libraries and this directory
-    visible read-only, ``workdir`` the one writable place."""
+def bwrap_command(command: list[str]) -> list[str]:
+    """Wrap ``command`` in bubblewrap, an extra layer around the confinement every
+    backend applies: new namespaces, only the interpreter, system libraries and this
+    directory visible read-only, the sandbox dies with its parent. As root, bwrap keeps
+    the capabilities the runtime needs to switch to an unprivileged id (it then drops
+    them all) and makes no user namespace of its own (the runtime makes one, as nobody)."""
     bwrap = _bwrap_path()
     if bwrap is None:
         raise FileNotFoundError("bwrap is not installed")
-    args = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
-    args += ["--cap-drop", "ALL"]
+    args = [bwrap, "--die-with-parent", "--new-session", "--clearenv"]
+    if os.geteuid() == 0:
+        args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+        args += ["--unshare-cgroup-try"]
+    else:
+        args += ["--unshare-all", "--cap-drop", "ALL"]
     # Merged-/usr systems have /lib, /bin... as symlinks into /usr: recreate them as links.
     for path in ("/bin", "/lib", "/lib32", "/lib64", "/sbin"):
         if os.path.islink(path):
@@ -71,12 +77,9 @@ def bwrap_command(command: list[str], workdir: str) -> list[str]:
     read_only = ["/usr", sys.base_prefix, sys.prefix, interpreter_dir, SANDBOX_DIR]
     for path in dict.fromkeys(read_only):  # ordered, without duplicates
         args += ["--ro-bind", path, path]
-    for path in ("/etc/ld.so.cache", "/etc/localtime"):
-        args += ["--ro-bind-try", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--bind", workdir, workdir, "--chdir", workdir]
-    # bwrap's own root is a tmpfs: make it read-only too, so workdir stays the only
-    # writable place.
+    args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    args += ["--proc", "/proc", "--tmpfs", _runtime.STAGING, "--chdir", "/"]
+    # bwrap's own root is a tmpfs: make it read-only too.
     args += ["--remount-ro", "/"]
     return [*args, "--", *command]
 
@@ -86,155 +89,312 @@ def bwrap_unusable_reason() -> str | None:
     """None when bubblewrap can run the interpreter here, else why not (cached)."""
     if _bwrap_path() is None:
         return "bwrap is not installed (apt-get install bubblewrap)"
-    with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as workdir:
-        command = bwrap_command([sys.executable, "-I", "-c", "pass"], workdir)
-        try:
-            probe = subprocess.run(
-                command,
-                capture_output=True,
-                env={},
-                cwd=workdir,
-                timeout=30,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            return "bwrap did not start the interpreter within 30 s"
+    command = bwrap_command([sys.executable, "-I", "-S", "-c", "pass"])
+    try:
+        probe = subprocess.run(command, capture_output=True, env={}, timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        return "bwrap did not start the interpreter within 30 s"
     if probe.returncode != 0:
         message = probe.stderr.decode("utf-8", "replace").strip()
         return f"bwrap cannot create the sandbox here (exit {probe.returncode}): {message}"
     return None
 
 
-# --------------------------------------------------------------------------- process
+# --------------------------------------------------------------------------- the server
 
 
-def run_process(request: dict[str, Any], limits: SandboxLimits, *, bwrap: bool) -> dict[str, Any]:
-    """One fresh interpreter per execution (optionally inside bubblewrap)."""
-    with tempfile.TemporaryDirectory(prefix="sandbox-") as workdir:
-        command = interpreter_command("run")
-        if bwrap:
-            command = bwrap_command(command, workdir)
-        with _spawn(command, workdir, stderr=subprocess.PIPE) as proc:
-            assert proc.stdin and proc.stdout and proc.stderr
-            try:
-                # The request goes on stdin, never on the command line (visible in ps).
-                proc.stdin.write(json.dumps(request).encode())
-                proc.stdin.close()
-            except BrokenPipeError:
-                pass  # it died before reading; supervise() reports how it ended
-            outcome = _runtime.supervise(
-                proc.pid,
-                proc.stdout.fileno(),
-                proc.stderr.fileno(),
-                limits.wall_seconds,
-                limits.max_output_bytes,
-                proc.wait,
-            )
-    if bwrap and outcome["returncode"] > 128:
-        # bwrap reports a child killed by signal N as exit status 128 + N.
-        outcome["returncode"] = 128 - outcome["returncode"]
-    return outcome
+class SandboxServer:
+    """One confined sandbox server (``_runtime.py``) and the protocol with it.
 
+    The server offers one confined child at a time: a ``ready`` message carrying the
+    child's request pipe, answer pipe, diagnostics pipe and a pidfd (SCM_RIGHTS). This
+    side writes the request (with a fresh id) straight to the child, reads its answer and
+    diagnostics (capped, within the wall clock; on overrun it SIGKILLs the child through
+    the pidfd), then waits for the server's ``exited`` report of that same child. Any
+    exception while this goes on - ``SoftTimeLimitExceeded`` included - kills the child
+    and the whole server: the next run starts a new server, so no later run can read an
+    answer meant for an earlier one. One request at a time (the lock).
 
-# --------------------------------------------------------------------------- warm server
-
-
-class WarmClient:
-    """Talks to one warm server: a long-lived sandboxed interpreter that has already
-    imported everything and forks a confined child per execution.
-
-    The server enforces the wall clock and the output cap on its children itself; this
-    client only guards against the server itself hanging or dying, and restarts it on the
-    next call when it has. One request at a time (the lock).
+    ``once``: the ``process`` backend, a fresh server for one execution.
+    ``confined`` False runs strategies with rlimits and seccomp only (a developer's own
+    code, SANDBOX_ALLOW_UNCONFINED).
     """
 
-    def __init__(self, *, bwrap: bool) -> None:
+    def __init__(self, *, bwrap: bool, once: bool = False, confined: bool = True) -> None:
         self._bwrap = bwrap
+        self._once = once
+        self._confined = confined
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._workdir: str | None = None
+        self._control: socket.socket | None = None
+        self._work_root: str | None = None
+        self._offered: tuple[int, list[int]] | None = None  # the next child, on offer
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     def run(self, request: dict[str, Any], limits: SandboxLimits) -> dict[str, Any]:
         with self._lock:
-            proc = self._ensure_server()
-            assert proc.stdin and proc.stdout
-            deadline = time.monotonic() + limits.wall_seconds + WARM_SERVER_GRACE_SECONDS
-            # Answer and diagnostics are capped by the server; the frame adds JSON escaping.
-            max_frame = 4 * limits.max_output_bytes + 65536
             try:
-                _runtime.write_frame(proc.stdin.fileno(), request)
-                return _runtime.read_frame(proc.stdout.fileno(), max_frame, deadline)
-            except TimeoutError:
+                return self._run(request, limits)
+            except BaseException:
                 self.close()
-                return {"status": "timeout", "returncode": 0, "answer": "", "diag": ""}
-            except (OSError, EOFError, ValueError) as exc:
-                self.close()
-                return {
-                    "status": "crashed",
-                    "error": f"the sandbox server failed ({type(exc).__name__}); "
-                    "it is restarted on the next execution",
-                }
+                raise
+            finally:
+                if self._once:
+                    self.close()
 
-    def _ensure_server(self) -> subprocess.Popen[bytes]:
+    def _run(self, request: dict[str, Any], limits: SandboxLimits) -> dict[str, Any]:
+        try:
+            number, fds = self._take_child()
+        except ServerFailure as exc:
+            self.close()
+            return {"status": "crashed", "error": str(exc)}
+        request_id = uuid.uuid4().hex
+        payload = json.dumps({**request, "id": request_id}).encode()
+        try:
+            outcome = supervise(payload, *fds, limits)
+        finally:
+            for fd in fds[1:]:  # supervise() closes the request pipe
+                os.close(fd)
+        try:
+            outcome.update(self._receive_exited(number))
+        except ServerFailure as exc:
+            self.close()
+            return {"status": "crashed", "error": str(exc)}
+        outcome["request_id"] = request_id
+        return outcome
+
+    def _ensure_server(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
-            return self._proc
+            return
         self.close()
-        self._workdir = tempfile.mkdtemp(prefix="sandbox-warm-")
-        command = interpreter_command("serve")
-        if self._bwrap:
-            command = bwrap_command(command, self._workdir)
-        # stderr inherited: only the server's own crash report can appear there, the
-        # children's fd 2 goes to their diagnostics pipe.
-        self._proc = _spawn(command, self._workdir, stderr=None)
-        return self._proc
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with theirs:
+            work_root = ""
+            if not self._confined:
+                work_root = self._work_root = tempfile.mkdtemp(prefix="sandbox-unconfined-")
+            mode = "run" if self._once else "serve"
+            confinement = "full" if self._confined else "none"
+            command = interpreter_command(mode, theirs.fileno(), confinement, work_root)
+            if self._bwrap:
+                command = bwrap_command(command)
+            # stderr inherited: only the server's own crash report can appear there, the
+            # children's fd 2 is their diagnostics pipe.
+            self._proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env={},  # no secret of the worker reaches the sandbox
+                cwd="/",
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,  # its own process group, killed as a whole
+            )
+        self._control = ours
+
+    def _receive(self, timeout: float) -> tuple[dict[str, Any], list[int]]:
+        assert self._control is not None
+        self._control.settimeout(timeout)
+        try:
+            data, fds, _, _ = socket.recv_fds(self._control, _runtime.CONTROL_MESSAGE_BYTES, 4)
+        except TimeoutError:
+            raise ServerFailure("the sandbox server did not answer in time") from None
+        except OSError as exc:
+            raise ServerFailure(f"the sandbox server failed ({exc.strerror})") from None
+        if not data:
+            raise ServerFailure("the sandbox server stopped; it is restarted on the next run")
+        try:
+            message = json.loads(data)
+        except ValueError:
+            message = None
+        if isinstance(message, dict) and isinstance(message.get("error"), str):
+            raise ServerFailure(f"sandbox confinement failed: {message['error']}")
+        if not isinstance(message, dict):
+            for fd in fds:
+                os.close(fd)
+            raise ServerFailure("the sandbox server sent an invalid message")
+        return message, fds
+
+    def _take_child(self) -> tuple[int, list[int]]:
+        """Take the child on offer (and tell the server, which then makes the next one).
+        A server found dead here has received nothing yet: start a new one, once."""
+        try:
+            return self._receive_ready()
+        except ServerFailure as exc:
+            if str(exc).startswith("sandbox confinement failed"):
+                raise
+            self.close()
+            return self._receive_ready()
+
+    def _receive_ready(self) -> tuple[int, list[int]]:
+        self._ensure_server()
+        if self._offered is None:
+            self._offered = self._ready(*self._receive(SERVER_START_SECONDS))
+        number, fds = self._offered
+        self._offered = None
+        if not self._once:
+            assert self._control is not None
+            try:
+                self._control.send(json.dumps({"take": number}).encode())
+            except OSError as exc:
+                for fd in fds:
+                    os.close(fd)
+                raise ServerFailure(f"the sandbox server failed ({exc.strerror})") from None
+        return number, fds
+
+    def _ready(self, message: dict[str, Any], fds: list[int]) -> tuple[int, list[int]]:
+        number = message.get("ready")
+        if type(number) is not int or len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            raise ServerFailure("the sandbox server sent an invalid message")
+        return number, fds
+
+    def _receive_exited(self, number: int) -> dict[str, Any]:
+        message, fds = self._receive(EXIT_REPORT_SECONDS)
+        if "ready" in message and self._offered is None:  # the next child, made meanwhile
+            self._offered = self._ready(message, fds)
+            message, fds = self._receive(EXIT_REPORT_SECONDS)
+        for fd in fds:
+            os.close(fd)
+        returncode, cpu = message.get("returncode"), message.get("cpu_seconds")
+        if (
+            message.get("exited") != number
+            or type(returncode) is not int
+            or not isinstance(cpu, (int, float))
+        ):
+            raise ServerFailure("the sandbox server reported another child")
+        return {"returncode": returncode, "cpu_seconds": float(cpu)}
 
     def close(self) -> None:
-        """Stop the server (if any) and remove its work directory."""
+        """Kill the server, its children and its process group; forget them."""
         if self._proc is not None:
-            _runtime.kill_group(self._proc.pid)  # its children die with it (PDEATHSIG)
+            kill_group(self._proc.pid)
             self._proc.wait()
-            for pipe in (self._proc.stdin, self._proc.stdout):
-                if pipe is not None:
-                    pipe.close()
             self._proc = None
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._offered is not None:
+            for fd in self._offered[1]:
+                os.close(fd)
+            self._offered = None
+        if self._work_root is not None:
+            shutil.rmtree(self._work_root, ignore_errors=True)
+            self._work_root = None
 
 
-class _WarmRegistry:
+def kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def supervise(
+    payload: bytes,
+    request_fd: int,
+    answer_fd: int,
+    diag_fd: int,
+    pidfd: int,
+    limits: SandboxLimits,
+) -> dict[str, Any]:
+    """Write ``payload`` to a child (then close ``request_fd``: the child reads to EOF)
+    and read its answer and diagnostics until both close, at most
+    ``limits.max_output_bytes`` in total and for at most ``limits.wall_seconds``; on
+    overrun SIGKILL the child (pid 1 of its namespace: nothing it made survives it).
+    The caller closes the other fds.
+
+    Returns ``status`` ("exited" | "timeout" | "overflow"), ``answer`` and ``diag``.
+    """
+    deadline = time.monotonic() + limits.wall_seconds
+    chunks: dict[int, list[bytes]] = {answer_fd: [], diag_fd: []}
+    total = 0
+    status = "exited"
+    pending = memoryview(payload)
+    os.set_blocking(request_fd, False)
+    try:
+        with selectors.DefaultSelector() as selector:
+            for fd in chunks:
+                selector.register(fd, selectors.EVENT_READ)
+            selector.register(request_fd, selectors.EVENT_WRITE)
+            reading = len(chunks)
+            while reading and status == "exited":
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    status = "timeout"
+                    break
+                for key, _ in selector.select(remaining):
+                    if key.fd == request_fd:
+                        try:
+                            pending = pending[os.write(request_fd, pending) :]
+                        except BrokenPipeError:
+                            pending = pending[:0]  # it died before reading: its exit says why
+                        if not pending:
+                            selector.unregister(request_fd)
+                            os.close(request_fd)
+                            request_fd = -1
+                        continue
+                    data = os.read(key.fd, _READ_CHUNK)
+                    if not data:
+                        selector.unregister(key.fd)
+                        reading -= 1
+                        continue
+                    total += len(data)
+                    if total > limits.max_output_bytes:
+                        status = "overflow"
+                        break
+                    chunks[key.fd].append(data)
+    finally:
+        if request_fd >= 0:
+            os.close(request_fd)
+        if status != "exited":
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    return {
+        "status": status,
+        "answer": b"".join(chunks[answer_fd]).decode("utf-8", "replace"),
+        "diag": b"".join(chunks[diag_fd]).decode("utf-8", "replace"),
+    }
+
+
+class _ServerRegistry:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.lock = threading.Lock()
-        self.clients: dict[bool, WarmClient] = {}
-        # Stop the servers at exit so their work directories go too.
+        self.servers: dict[tuple[bool, bool], SandboxServer] = {}
+        # Stop the servers at exit.
         atexit.register(self.close)
 
     def close(self) -> None:
         # A forked child inherits this handler: it must not kill its parent's servers.
         if self.pid == os.getpid():
-            for client in self.clients.values():
-                client.close()
+            for server in self.servers.values():
+                server.close()
 
 
-_registry = _WarmRegistry()
+_registry = _ServerRegistry()
 
 
-def warm_client(*, bwrap: bool) -> WarmClient:
-    """The warm client of this OS process. After a fork (Celery's prefork pool) the
-    inherited clients talk to the parent's servers: leave those alone, start afresh."""
+def warm_server(*, bwrap: bool, confined: bool = True) -> SandboxServer:
+    """The warm server of this OS process. After a fork (Celery's prefork pool) the
+    inherited servers belong to the parent: leave those alone, start afresh."""
     global _registry
     if _registry.pid != os.getpid():
-        _registry = _WarmRegistry()
+        _registry = _ServerRegistry()
     registry = _registry
     with registry.lock:
-        client = registry.clients.get(bwrap)
-        if client is None:
-            client = registry.clients[bwrap] = WarmClient(bwrap=bwrap)
-        return client
+        server = registry.servers.get((bwrap, confined))
+        if server is None:
+            server = registry.servers[(bwrap, confined)] = SandboxServer(
+                bwrap=bwrap, confined=confined
+            )
+        return server
 
 
 # --------------------------------------------------------------------------- results
+
+# What a child may say in an error, beyond which its answer is not believed.
+MAX_ERROR_CHARS = 4096
 
 
 def _truncate(text: str, keep: int) -> str:
@@ -243,64 +403,89 @@ def _truncate(text: str, keep: int) -> str:
     return text[:keep] + f"\n[output truncated: {len(text) - keep} more characters]"
 
 
-def _exit_message(returncode: int, limits: SandboxLimits) -> str:
-    if returncode == -signal.SIGXCPU:
+def _exit_message(outcome: dict[str, Any], limits: SandboxLimits) -> str:
+    returncode = outcome["returncode"]
+    if returncode == -signal.SIGKILL and outcome["cpu_seconds"] >= limits.cpu_seconds:
         return f"CPU time limit exceeded ({limits.cpu_seconds} s)"
+    if returncode == _runtime.CONFINEMENT_FAILED_EXIT:
+        return outcome["diag"][:MAX_ERROR_CHARS] or "sandbox confinement failed"
     if returncode < 0:
         return f"strategy was killed by signal {signal.Signals(-returncode).name}"
     return f"strategy exited with code {returncode}"
 
 
-def _valid_answer(answer: Any) -> bool:
-    """The answer channel is reachable by the strategy (it runs in the same process), so
-    the parent checks the shape instead of trusting it."""
+def _signal_ok(value: Any, max_bytes: int) -> bool:
+    return isinstance(value, dict) and len(json.dumps(value)) <= max_bytes
+
+
+def _valid_answer(answer: dict[str, Any], max_signal_bytes: int) -> bool:
+    """The answer is written by the process that ran the strategy: it is checked, never
+    trusted. It may set its own signal, error and output, nothing else."""
     return (
-        isinstance(answer, dict)
-        and isinstance(answer.get("ok"), bool)
-        and isinstance(answer.get("error"), str)
-        and isinstance(answer.get("output"), str)
-        and (isinstance(answer.get("signal"), dict) if answer["ok"] else True)
+        answer.keys() == {"id", "ok", "signal", "error", "output"}
+        and isinstance(answer["ok"], bool)
+        and isinstance(answer["error"], str)
+        and (answer["ok"] != bool(answer["error"]))
+        and (
+            _signal_ok(answer["signal"], max_signal_bytes)
+            if answer["ok"]
+            else answer["signal"] is None
+        )
     )
 
 
-def _valid_series_answer(answer: Any) -> bool:
+def _valid_series_answer(answer: dict[str, Any], max_signal_bytes: int) -> bool:
     if not (
-        isinstance(answer, dict)
-        and isinstance(answer.get("ok"), bool)
-        and isinstance(answer.get("error"), str)
-        and isinstance(answer.get("output"), str)
-        and isinstance(answer.get("signals"), list)
-        and isinstance(answer.get("errors"), list)
+        answer.keys() == {"id", "ok", "signals", "errors", "error", "output"}
+        and isinstance(answer["ok"], bool)
+        and isinstance(answer["error"], str)
+        and isinstance(answer["signals"], list)
+        and isinstance(answer["errors"], list)
         and len(answer["signals"]) == len(answer["errors"])
     ):
         return False
     return all(
-        isinstance(error, str) and (signal is None if error else isinstance(signal, dict))
+        isinstance(error, str)
+        and len(error) <= MAX_ERROR_CHARS
+        and (signal is None if error else _signal_ok(signal, max_signal_bytes))
         for signal, error in zip(answer["signals"], answer["errors"], strict=True)
     )
 
 
 def _answer_and_output(
-    outcome: dict[str, Any], limits: SandboxLimits, valid_answer
+    outcome: dict[str, Any], limits: SandboxLimits, valid_answer, max_signal_bytes: int
 ) -> tuple[Any, str]:
-    """The child's answer when it is valid (else None) and the output to keep."""
+    """The child's answer when it is valid and answers this very request (else None), and
+    the output to keep."""
     answer: Any = None
-    if outcome["status"] == "exited" and outcome["answer"]:
+    if outcome["status"] == "exited" and outcome["returncode"] == 0 and outcome["answer"]:
         try:
             answer = json.loads(outcome["answer"])
         except ValueError:
             answer = None
-    if not (outcome["status"] == "exited" and outcome["returncode"] == 0 and valid_answer(answer)):
+    if not (
+        isinstance(answer, dict)
+        and answer.get("id") == outcome["request_id"]
+        and isinstance(answer.get("output"), str)
+        and len(answer.get("error", "")) <= MAX_ERROR_CHARS
+        and valid_answer(answer, max_signal_bytes)
+    ):
         answer = None
-    output = "\n".join(
-        part for part in (answer["output"] if answer else "", outcome.get("diag", "")) if part
+    printed = _truncate(answer["output"], limits.output_keep_bytes) if answer else ""
+    diag = (
+        outcome.get("diag", "")
+        if outcome.get("returncode") != _runtime.CONFINEMENT_FAILED_EXIT
+        else ""
     )
+    output = "\n".join(part for part in (printed, diag) if part)
     return answer, _truncate(output, limits.output_keep_bytes)
 
 
-def to_result(outcome: dict[str, Any], limits: SandboxLimits, started: float) -> SandboxResult:
+def to_result(
+    outcome: dict[str, Any], limits: SandboxLimits, started: float, max_signal_bytes: int
+) -> SandboxResult:
     duration_ms = int((time.monotonic() - started) * 1000)
-    answer, output = _answer_and_output(outcome, limits, _valid_answer)
+    answer, output = _answer_and_output(outcome, limits, _valid_answer, max_signal_bytes)
     if answer is not None:
         return SandboxResult(
             ok=answer["ok"],
@@ -314,10 +499,10 @@ def to_result(outcome: dict[str, Any], limits: SandboxLimits, started: float) ->
 
 
 def to_series_result(
-    outcome: dict[str, Any], limits: SandboxLimits, started: float
+    outcome: dict[str, Any], limits: SandboxLimits, started: float, max_signal_bytes: int
 ) -> SeriesResult:
     duration_ms = int((time.monotonic() - started) * 1000)
-    answer, output = _answer_and_output(outcome, limits, _valid_series_answer)
+    answer, output = _answer_and_output(outcome, limits, _valid_series_answer, max_signal_bytes)
     if answer is not None and answer["ok"]:
         return SeriesResult(True, answer["signals"], answer["errors"], "", output, duration_ms)
     error = answer["error"] if answer is not None else _failure_message(outcome, limits)
@@ -336,5 +521,5 @@ def _failure_message(outcome: dict[str, Any], limits: SandboxLimits) -> str:
     elif outcome["returncode"] == 0:
         error = "strategy ended without a valid answer"
     else:
-        error = _exit_message(outcome["returncode"], limits)
+        error = _exit_message(outcome, limits)
     return error

@@ -1,20 +1,27 @@
 """The sandbox-side runtime: the code that runs inside the sandboxed interpreter.
 
-Run as a script by the sandbox backends (``python -I _runtime.py run|serve``), it must use
-the standard library only: it is loaded in an interpreter with an empty environment, in
-isolated mode, possibly inside bubblewrap where only the interpreter, this directory and a
-work directory are visible. ``indicators.py`` (next to it) is the one project module it loads.
+Run as a script by the sandbox backends (``python -I -S _runtime.py run|serve <fd>``), it
+uses the standard library only: it is loaded in an interpreter with an empty environment,
+in isolated mode, without ``site`` (no site-packages on ``sys.path``), possibly inside
+bubblewrap. ``indicators.py`` (next to it) is the one project module it loads, by path.
 
-The parent side (``executions.sandbox``) imports it too, for what both sides share: the
-supervision loop (``supervise``) and the framing of the warm server's pipe protocol.
+Processes (``<fd>`` is a SOCK_SEQPACKET socket to the worker, made before any of them):
 
-Modes:
+* the **outer** process, the one the worker started, confines itself
+  (:func:`confine_process`: unprivileged id, new user/mount/network/IPC/UTS/pid
+  namespaces, a root holding nothing but the standard library, this directory and an
+  empty size-limited work tmpfs), forks the server as pid 1 of the new pid namespace,
+  then confines itself further and only waits for it;
+* the **server** (:func:`serve`) holds no tenant data, ever: for each execution it makes
+  a fresh work directory, forks a child in a new pid namespace of its own, hands the
+  child's request, answer and diagnostics pipes (and a pidfd of the child) to the worker
+  over the socket (SCM_RIGHTS), closes its own copies, reports how the child ended and
+  removes its work directory. ``run`` serves one child, ``serve`` one after the other;
+* each **child** (:func:`_child_main`) confines itself completely
+  (:func:`confine_child`: no capability, Landlock, the strict seccomp filter) *before* it
+  reads its request from its own pipe, runs the strategy, answers on its own pipe, exits.
 
-* ``run``   - one execution: read the request JSON on stdin, confine, run, answer JSON on
-  stdout, exit. Used by the ``process`` and ``bwrap`` backends.
-* ``serve`` - the warm server: read length-prefixed requests on stdin; for each one fork a
-  child that confines itself and runs the strategy; supervise it (wall clock, output cap,
-  process-group kill) and write the outcome back as a frame on stdout.
+The worker side lives in ``_backends.py``; it imports this module for the shared constants.
 """
 
 from __future__ import annotations
@@ -22,7 +29,6 @@ from __future__ import annotations
 # Every import here is paid by each ``process``/``bwrap`` execution: standard library only,
 # and as few modules as will do (no typing, traceback or importlib at run time).
 import builtins
-import contextlib
 import ctypes
 import io
 import json
@@ -30,50 +36,307 @@ import os
 import resource
 import selectors
 import signal
-import struct
+import socket
 import sys
-import time
 import types
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any, NoReturn
 
 STRATEGY_FILENAME = "<strategy>"
-INDICATORS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "indicators.py")
-_FRAME_HEADER = struct.Struct(">I")
-_READ_CHUNK = 65536
+SANDBOX_DIR = os.path.dirname(os.path.realpath(__file__))
+INDICATORS_PATH = os.path.join(SANDBOX_DIR, "indicators.py")
+# The standard library of this interpreter (lib-dynload included): the one other tree
+# strategy code may read.
+STDLIB_DIR = os.path.dirname(os.path.realpath(os.__file__))
+# The id author code runs as when the worker is root (nobody/nogroup on Debian).
+UNPRIVILEGED_ID = 65534
+# Inside the confined root: where the per-execution work directories live (a tmpfs that
+# holds at most WORK_TMPFS_BYTES in WORK_TMPFS_INODES files), and the temporary mount
+# point the root is built on before pivot_root.
+WORK_ROOT = "/sandbox-work"
+WORK_TMPFS_BYTES = 8 * 1024 * 1024
+WORK_TMPFS_INODES = 256
+STAGING = "/tmp"  # noqa: S108 - a mount point in this process's own mount namespace
+# Largest message the server sends on the control socket (fds travel beside it).
+CONTROL_MESSAGE_BYTES = 4096
 
 
-# --------------------------------------------------------------------------- confinement
+class ConfinementError(Exception):
+    """A layer of the confinement could not be applied; the message names it."""
 
 
-def apply_limits(limits: dict[str, Any]) -> None:
-    """Lower this process's resource limits; the kernel enforces them on the strategy."""
-    mb = 1024 * 1024
-    cpu = int(limits["cpu_seconds"])
-    # The soft CPU limit sends SIGXCPU (reported as "CPU time limit exceeded"); the hard
-    # limit one second later is a SIGKILL for code that ignores SIGXCPU.
-    _set_limit(resource.RLIMIT_CPU, cpu, cpu + 1)
-    for name, value in (
-        ("RLIMIT_AS", limits["memory_mb"] * mb),
-        ("RLIMIT_FSIZE", limits["file_size_mb"] * mb),
-        ("RLIMIT_NOFILE", limits["open_files"]),
-        ("RLIMIT_NPROC", limits["processes"]),
-        ("RLIMIT_CORE", 0),
-    ):
-        _set_limit(getattr(resource, name), value, value)
+# --------------------------------------------------------------------------- system calls
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_libc.mount.argtypes = [ctypes.c_char_p] * 3 + [ctypes.c_ulong, ctypes.c_char_p]
+
+# x86_64 system call numbers (arch/x86/entry/syscalls/syscall_64.tbl).
+_NR = {
+    "read": 0, "write": 1, "socket": 41, "connect": 42, "accept": 43, "sendto": 44,
+    "recvfrom": 45, "sendmsg": 46, "recvmsg": 47, "shutdown": 48, "bind": 49,
+    "listen": 50, "getsockname": 51, "getpeername": 52, "socketpair": 53,
+    "setsockopt": 54, "getsockopt": 55, "clone": 56, "fork": 57, "vfork": 58,
+    "execve": 59, "kill": 62, "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64,
+    "semop": 65, "semctl": 66, "shmdt": 67, "msgget": 68, "msgsnd": 69, "msgrcv": 70,
+    "msgctl": 71, "ptrace": 101, "syslog": 103, "setuid": 105, "setgid": 106,
+    "setpgid": 109, "setsid": 112, "setreuid": 113, "setregid": 114, "setgroups": 116,
+    "setresuid": 117, "setresgid": 119, "setfsuid": 122, "setfsgid": 123, "capset": 126,
+    "rt_sigqueueinfo": 129, "uselib": 134, "mknod": 133, "personality": 135,
+    "ustat": 136, "sysfs": 139, "vhangup": 153, "modify_ldt": 154, "pivot_root": 155,
+    "prctl": 157, "adjtimex": 159, "chroot": 161, "acct": 163, "settimeofday": 164,
+    "mount": 165, "umount2": 166, "swapon": 167, "swapoff": 168, "reboot": 169,
+    "sethostname": 170, "setdomainname": 171, "iopl": 172, "ioperm": 173,
+    "init_module": 175, "delete_module": 176, "quotactl": 179, "lookup_dcookie": 212,
+    "clock_settime": 227, "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242,
+    "mq_timedreceive": 243, "mq_notify": 244, "mq_getsetattr": 245, "mbind": 237,
+    "kexec_load": 246, "add_key": 248,
+    "request_key": 249, "keyctl": 250, "migrate_pages": 256, "mknodat": 259,
+    "unshare": 272, "move_pages": 279, "rt_tgsigqueueinfo": 297, "perf_event_open": 298,
+    "accept4": 288, "recvmmsg": 299, "fanotify_init": 300, "name_to_handle_at": 303,
+    "open_by_handle_at": 304, "clock_adjtime": 305, "sendmmsg": 307, "setns": 308,
+    "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "finit_module": 313,
+    "seccomp": 317, "memfd_create": 319, "kexec_file_load": 320, "bpf": 321,
+    "execveat": 322, "userfaultfd": 323, "pkey_mprotect": 329, "pidfd_send_signal": 424,
+    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+    "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
+    "fspick": 433, "pidfd_open": 434, "clone3": 435, "pidfd_getfd": 438,
+    "process_madvise": 440, "mount_setattr": 442, "quotactl_fd": 443,
+    "landlock_create_ruleset": 444, "landlock_add_rule": 445, "landlock_restrict_self": 446,
+    "memfd_secret": 447, "process_mrelease": 448, "set_mempolicy_home_node": 450,
+    "statmount": 457, "listmount": 458, "open_tree_attr": 467,
+}  # fmt: skip
+_AUDIT_ARCH_X86_64 = 0xC000003E
+_X32_SYSCALL_BIT = 0x40000000
 
 
-def _set_limit(which: int, soft: int, hard: int) -> None:
-    _, current_hard = resource.getrlimit(which)
-    if current_hard != resource.RLIM_INFINITY:
-        # Only ever lower: an unprivileged process cannot raise its hard limit.
-        hard = min(hard, current_hard)
-        soft = min(soft, hard)
-    resource.setrlimit(which, (soft, hard))
+def _syscall(name: str, *args: Any) -> int:
+    result = _libc.syscall(_NR[name], *args)
+    if result < 0:
+        raise OSError(ctypes.get_errno(), f"{name}: {os.strerror(ctypes.get_errno())}")
+    return result
 
+
+def _libc_call(name: str, *args: Any) -> None:
+    if getattr(_libc, name)(*args) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{name}: {os.strerror(errno)}")
+
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+_PR_CAPBSET_DROP = 24
+_PR_SET_SECCOMP = 22
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_CAP_AMBIENT = 47
+_PR_CAP_AMBIENT_CLEAR_ALL = 4
+_CAP_LAST = 63  # prctl(PR_CAPBSET_DROP) of an unknown capability is EINVAL: ignored
+
+
+def _prctl(option: int, arg: int = 0) -> None:
+    _libc_call("prctl", option, ctypes.c_ulong(arg), 0, 0, 0)
+
+
+def set_dumpable(dumpable: bool) -> None:
+    _prctl(_PR_SET_DUMPABLE, int(dumpable))
+
+
+# --------------------------------------------------------------------------- namespaces
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 1, 2, 4, 8
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
+_MS_NOATIME, _MS_NODIRATIME, _MS_RELATIME = 1024, 2048, 1 << 21
+_MNT_DETACH = 2
+# statvfs flags of a mount that a bind of it inside a user namespace must keep.
+_KEPT_MOUNT_FLAGS = (
+    (os.ST_NOSUID, _MS_NOSUID),
+    (os.ST_NODEV, _MS_NODEV),
+    (os.ST_NOEXEC, _MS_NOEXEC),
+    (os.ST_NOATIME, _MS_NOATIME),
+    (os.ST_NODIRATIME, _MS_NODIRATIME),
+    (os.ST_RELATIME, _MS_RELATIME),
+)
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    encode = lambda text: None if text is None else text.encode()  # noqa: E731
+    _libc_call("mount", encode(source), target.encode(), encode(fstype), flags, encode(data))
+
+
+def _unshare(flags: int) -> None:
+    _libc_call("unshare", flags)
+
+
+def _write_proc(proc_fd: int, name: str, text: str) -> None:
+    fd = os.open(name, os.O_WRONLY, dir_fd=proc_fd)
+    try:
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+
+
+def _bind_read_only(source: str, target: str) -> None:
+    os.makedirs(target, exist_ok=True)
+    _mount(source, target, None, _MS_BIND)
+    kept = os.statvfs(source).f_flag
+    flags = _MS_BIND | _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV
+    flags |= sum(ms for st, ms in _KEPT_MOUNT_FLAGS if kept & st)
+    _mount(None, target, None, flags)
+
+
+def _build_root(exposed: list[str], owner: int) -> None:
+    """Make a root holding only ``exposed`` (read-only, at their own paths) and an empty
+    work tmpfs at WORK_ROOT owned by ``owner``, and pivot into it; the old root is gone."""
+    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    _mount("tmpfs", STAGING, "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=256k,mode=0755")
+    for path in sorted(exposed):  # a parent before what lies beneath it
+        _bind_read_only(path, STAGING + path)
+    work = STAGING + WORK_ROOT
+    os.mkdir(work)
+    options = f"size={WORK_TMPFS_BYTES},nr_inodes={WORK_TMPFS_INODES},mode=0700"
+    _mount("tmpfs", work, "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, options)
+    os.chown(work, owner, owner)
+    os.chdir(STAGING)
+    _syscall("pivot_root", b".", b".")
+    _libc_call("umount2", b".", _MNT_DETACH)
+    os.chdir("/")
+    _mount(None, "/", None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+
+
+def confine_process() -> int:
+    """Confine the outer process: afterwards it runs as an unprivileged id (65534 when it
+    was root) in new user, mount, network (a down loopback only), IPC, UTS and pid
+    namespaces (the pid one for its children), with a root that holds the standard
+    library and this directory read-only and an empty work tmpfs. Returns an fd of
+    ``/proc`` of the old root, for the server to find its pid namespace; close it.
+
+    Raises ConfinementError naming the layer that could not be applied.
+    """
+    exposed = [STDLIB_DIR, SANDBOX_DIR]
+    proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    namespaces = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    namespaces |= CLONE_NEWPID
+    try:
+        if os.geteuid() == 0:
+            # Root builds the root (it can read an interpreter under a 0700 home), then
+            # becomes nobody; the user namespace comes after, from nobody.
+            _unshare(CLONE_NEWNS)
+            _build_root(exposed, UNPRIVILEGED_ID)
+            os.setgroups([])
+            os.setresgid(UNPRIVILEGED_ID, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
+            os.setresuid(UNPRIVILEGED_ID, UNPRIVILEGED_ID, UNPRIVILEGED_ID)
+            built = True
+        else:
+            built = False
+        uid, gid = os.getuid(), os.getgid()
+        set_dumpable(True)  # /proc/self/uid_map belongs to root otherwise
+        _unshare(namespaces)
+        _write_proc(proc_fd, "self/setgroups", "deny")
+        _write_proc(proc_fd, "self/uid_map", f"{uid} {uid} 1")
+        _write_proc(proc_fd, "self/gid_map", f"{gid} {gid} 1")
+        set_dumpable(False)
+        if not built:
+            _build_root(exposed, uid)
+    except OSError as exc:
+        os.close(proc_fd)
+        raise ConfinementError(f"namespaces and the private root: {exc.strerror}") from None
+    return proc_fd
+
+
+CAP_SETPCAP = 8
+CAP_SYS_ADMIN = 21
+
+
+def drop_capabilities(keep: tuple[int, ...] = ()) -> None:
+    """Drop every capability (those of the user namespace included) but ``keep``."""
+    for cap in range(_CAP_LAST + 1):
+        if cap not in keep and _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            if ctypes.get_errno() == 22:  # EINVAL: beyond the kernel's last capability
+                break
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+    _prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL)
+    mask = sum(1 << cap for cap in keep)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, self
+    data = (ctypes.c_uint32 * 6)(mask, mask, 0, mask >> 32, mask >> 32, 0)
+    _syscall("capset", ctypes.byref(header), ctypes.byref(data))
+
+
+CAP_SYS_ADMIN = 21
+
+
+# --------------------------------------------------------------------------- Landlock
+
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_LANDLOCK_RULE_PATH_BENEATH = 1
+_LANDLOCK_MIN_ABI = 6  # signal and abstract unix socket scoping
+_FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE, _FS_READ_DIR = 1, 2, 4, 8
+_FS_REMOVE_DIR, _FS_REMOVE_FILE, _FS_MAKE_DIR, _FS_MAKE_REG = 16, 32, 128, 256
+_FS_TRUNCATE = 1 << 14
+_FS_ALL = (1 << 16) - 1  # every filesystem right of ABI 5 and later
+_NET_ALL = 3  # bind and connect TCP
+_SCOPE_ALL = 3  # abstract unix sockets and signals
+FS_READ = _FS_READ_FILE | _FS_READ_DIR
+FS_WRITE = FS_READ | _FS_WRITE_FILE | _FS_REMOVE_DIR | _FS_REMOVE_FILE | _FS_MAKE_DIR
+FS_WRITE |= _FS_MAKE_REG | _FS_TRUNCATE
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 when Landlock is off or absent."""
+    version = _libc.syscall(
+        _NR["landlock_create_ruleset"], None, 0, _LANDLOCK_CREATE_RULESET_VERSION
+    )
+    return max(0, version)
+
+
+def restrict_files(rules: dict[str, int]) -> None:
+    """Landlock: from now on this process (and what it starts) may access the filesystem
+    only as ``rules`` ({path: rights}) allow, may connect or bind no TCP port, and may
+    signal or reach the abstract unix sockets of no process outside its domain."""
+    abi = landlock_abi()
+    if abi < _LANDLOCK_MIN_ABI:
+        raise ConfinementError(f"Landlock: ABI {abi} here, {_LANDLOCK_MIN_ABI} needed")
+    attr = _RulesetAttr(_FS_ALL, _NET_ALL, _SCOPE_ALL)
+    ruleset = _syscall("landlock_create_ruleset", ctypes.byref(attr), ctypes.sizeof(attr), 0)
+    try:
+        for path, rights in rules.items():
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            try:
+                rule = _PathBeneathAttr(rights, fd)
+                _syscall(
+                    "landlock_add_rule", ruleset, _LANDLOCK_RULE_PATH_BENEATH, ctypes.byref(rule), 0
+                )
+            finally:
+                os.close(fd)
+        _prctl(_PR_SET_NO_NEW_PRIVS, 1)
+        _syscall("landlock_restrict_self", ruleset, 0)
+    except OSError as exc:
+        raise ConfinementError(f"Landlock: {exc.strerror}") from None
+    finally:
+        os.close(ruleset)
+
+
+# --------------------------------------------------------------------------- seccomp
 
 # Classic BPF opcodes and seccomp constants (linux/filter.h, linux/seccomp.h).
 _BPF_LD_W_ABS = 0x20
@@ -84,16 +347,41 @@ _BPF_RET_K = 0x06
 _SECCOMP_RET_ALLOW = 0x7FFF0000
 _SECCOMP_RET_ERRNO = 0x00050000
 _SECCOMP_RET_KILL_PROCESS = 0x80000000
-_CLONE_THREAD = 0x00010000
-_PR_SET_PDEATHSIG = 1
-_PR_SET_SECCOMP = 22
-_PR_SET_NO_NEW_PRIVS = 38
+_EPERM = _SECCOMP_RET_ERRNO | 1
+_ENOSYS = _SECCOMP_RET_ERRNO | 38
 _SECCOMP_MODE_FILTER = 2
-# Per architecture: (AUDIT_ARCH value, clone, clone3, syscalls that only create processes).
-_SYSCALLS = {
-    "x86_64": (0xC000003E, 56, 435, (57, 58)),  # fork, vfork
-    "aarch64": (0xC00000B7, 220, 435, ()),
-}
+_CLONE_THREAD = 0x00010000
+_CLONE_NEW_ANY = 0x7E020080  # every CLONE_NEW* flag (cgroup, uts, ipc, user, pid, net, ns, time)
+
+# What a computation never needs, denied with EPERM to every process of the sandbox.
+DENIED_ALWAYS = (
+    "socket", "socketpair", "connect", "accept", "accept4", "bind", "listen",
+    "sendto", "recvfrom", "sendmmsg", "recvmmsg", "getsockname", "getpeername",
+    "setsockopt", "getsockopt", "shutdown",
+    "ptrace", "process_vm_readv", "process_vm_writev", "process_madvise",
+    "process_mrelease", "pidfd_getfd", "kcmp", "execve", "execveat", "vfork",
+    "mount", "umount2", "pivot_root", "chroot", "open_tree", "open_tree_attr",
+    "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+    "statmount", "listmount", "bpf", "perf_event_open", "keyctl", "add_key",
+    "request_key", "userfaultfd", "io_uring_setup", "io_uring_enter",
+    "io_uring_register", "memfd_create", "memfd_secret", "kexec_load",
+    "kexec_file_load", "init_module", "finit_module", "delete_module", "reboot",
+    "swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "syslog", "uselib",
+    "personality", "ustat", "sysfs", "vhangup", "modify_ldt", "iopl", "ioperm",
+    "lookup_dcookie", "name_to_handle_at", "open_by_handle_at", "fanotify_init",
+    "mknod", "mknodat", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
+    "sethostname", "setdomainname", "mbind", "migrate_pages", "move_pages",
+    "set_mempolicy_home_node", "shmget", "shmat", "shmctl", "shmdt", "semget",
+    "semop", "semctl", "msgget", "msgsnd", "msgrcv", "msgctl", "mq_open", "mq_unlink",
+    "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr", "kill",
+    "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal",
+)  # fmt: skip
+# What the server needs to make its children, denied to them (and to the outer process).
+DENIED_TO_CHILDREN = (
+    "fork", "unshare", "setns", "pidfd_open", "sendmsg", "recvmsg", "prctl", "capset",
+    "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups",
+    "setfsuid", "setfsgid", "setpgid", "setsid",
+)  # fmt: skip
 
 
 class _SockFilter(ctypes.Structure):
@@ -109,52 +397,51 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def deny_process_creation() -> bool:
-    """Install a seccomp filter so that this process and its threads can never create a
-    process again (fork, vfork, clone without CLONE_THREAD fail with EPERM).
-
-    This is what stops a fork bomb when the worker runs as root, where the kernel does not
-    enforce RLIMIT_NPROC. Threads stay allowed (clone with CLONE_THREAD); clone3 answers
-    ENOSYS, whose flags seccomp cannot inspect, so the C library falls back to clone.
-    Returns False on an architecture without a filter (RLIMIT_NPROC is then all there is).
-    """
-    arch = _SYSCALLS.get(os.uname().machine)
-    if arch is None:
-        return False
-    audit_arch, clone_nr, clone3_nr, fork_nrs = arch
-    eperm = _SECCOMP_RET_ERRNO | 1
-    # Jump offsets are relative to the next instruction; the last three instructions are
-    # ALLOW, EPERM and KILL, so "to X" from index i is (index of X) - i - 1.
-    program: list[tuple[int, int, int, int]] = [
+def seccomp_program(
+    denied: tuple[str, ...], *, threads_only: bool
+) -> list[tuple[int, int, int, int]]:
+    """The BPF program: kill on any ABI but x86_64 (i386 and x32 included), EPERM for
+    ``denied``; with ``threads_only``, clone only with CLONE_THREAD and no CLONE_NEW*
+    flag (clone3, whose flags seccomp cannot read, answers ENOSYS so the C library falls
+    back to clone). Jump offsets count from the next instruction."""
+    program = [
         (_BPF_LD_W_ABS, 0, 0, 4),  # A = seccomp_data.arch
-        (_BPF_JEQ_K, 1, 0, audit_arch),
-        (_BPF_RET_K, 0, 0, _SECCOMP_RET_KILL_PROCESS),  # foreign ABI: no way to vet it
+        (_BPF_JEQ_K, 1, 0, _AUDIT_ARCH_X86_64),
+        (_BPF_RET_K, 0, 0, _SECCOMP_RET_KILL_PROCESS),
         (_BPF_LD_W_ABS, 0, 0, 0),  # A = seccomp_data.nr
-        (_BPF_JGE_K, 0, 1, 0x40000000),  # x32 ABI syscalls on x86_64
-        (_BPF_RET_K, 0, 0, eperm),
-        (_BPF_JEQ_K, 0, 1, clone3_nr),
-        (_BPF_RET_K, 0, 0, _SECCOMP_RET_ERRNO | 38),  # ENOSYS
+        (_BPF_JGE_K, 0, 1, _X32_SYSCALL_BIT),
+        (_BPF_RET_K, 0, 0, _SECCOMP_RET_KILL_PROCESS),
     ]
-    for nr in fork_nrs:
-        program += [(_BPF_JEQ_K, 0, 1, nr), (_BPF_RET_K, 0, 0, eperm)]
-    program += [
-        (_BPF_JEQ_K, 1, 0, clone_nr),
-        (_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
-        (_BPF_LD_W_ABS, 0, 0, 16),  # A = low 32 bits of args[0], the clone flags
-        (_BPF_JSET_K, 0, 1, _CLONE_THREAD),
-        (_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
-        (_BPF_RET_K, 0, 0, eperm),
-    ]
+    for name in denied:
+        program += [(_BPF_JEQ_K, 0, 1, _NR[name]), (_BPF_RET_K, 0, 0, _EPERM)]
+    if threads_only:
+        program += [
+            (_BPF_JEQ_K, 0, 1, _NR["clone3"]),
+            (_BPF_RET_K, 0, 0, _ENOSYS),
+            (_BPF_JEQ_K, 1, 0, _NR["clone"]),
+            (_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
+            (_BPF_LD_W_ABS, 0, 0, 16),  # A = low 32 bits of args[0], the clone flags
+            (_BPF_JSET_K, 2, 0, _CLONE_NEW_ANY),
+            (_BPF_JSET_K, 0, 1, _CLONE_THREAD),
+            (_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
+            (_BPF_RET_K, 0, 0, _EPERM),
+        ]
+    else:
+        program.append((_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW))
+    return program
+
+
+def install_seccomp(denied: tuple[str, ...], *, threads_only: bool) -> None:
+    if os.uname().machine != "x86_64":
+        raise ConfinementError(f"seccomp: no filter for {os.uname().machine}")
+    program = seccomp_program(denied, threads_only=threads_only)
     filters = (_SockFilter * len(program))(*program)
     prog = _SockFprog(len(program), filters)
-    if _libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
-    if _libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
-    return True
+    try:
+        _prctl(_PR_SET_NO_NEW_PRIVS, 1)
+        _libc_call("prctl", _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0)
+    except OSError as exc:
+        raise ConfinementError(f"seccomp: {exc.strerror}") from None
 
 
 def load_indicators() -> None:
@@ -172,7 +459,21 @@ def load_indicators() -> None:
 # --------------------------------------------------------------------------- execution
 
 
-class OutputLimitExceeded(BaseException):
+class LimitExceeded(BaseException):
+    """A limit of the execution was reached. A BaseException so that a strategy's
+    ``except Exception`` does not swallow it."""
+
+
+class CpuLimitExceeded(LimitExceeded):
+    """Raised from the SIGXCPU handler: the soft CPU limit is reached (the hard one, a
+    second later, is a SIGKILL for code that ignores it)."""
+
+
+def _cpu_limit_reached(signum: int, frame: Any) -> None:
+    raise CpuLimitExceeded
+
+
+class OutputLimitExceeded(LimitExceeded):
     """Raised from print() once the strategy has printed more than the cap.
 
     A BaseException so that a strategy's ``except Exception`` does not swallow it.
@@ -265,7 +566,7 @@ def _call_strategy(source: Any, candles: Candles, params: Any) -> Any:
     namespace: dict[str, Any] = {"__name__": "strategy", "__builtins__": builtins}
     try:
         exec(code, namespace)  # noqa: S102 - running untrusted code is this module's job
-    except (SystemExit, MemoryError, OutputLimitExceeded):
+    except (SystemExit, MemoryError, LimitExceeded):
         raise
     except BaseException as exc:
         raise StrategyError(f"strategy code raised {_describe(exc)}{_strategy_line(exc)}") from None
@@ -276,7 +577,7 @@ def _call_strategy(source: Any, candles: Candles, params: Any) -> Any:
         raise StrategyError("generate_signal must be a function")
     try:
         return generate_signal(candles, params)
-    except (SystemExit, MemoryError, OutputLimitExceeded, StrategyError):
+    except (SystemExit, MemoryError, LimitExceeded, StrategyError):
         raise
     except BaseException as exc:
         raise StrategyError(
@@ -284,7 +585,7 @@ def _call_strategy(source: Any, candles: Candles, params: Any) -> Any:
         ) from None
 
 
-def _plain_signal(raw: Any, output: CapturedOutput, max_bytes: int | None = None) -> Any:
+def _plain_signal(raw: Any, output: CapturedOutput, max_bytes: int) -> Any:
     """The strategy's return value as JSON data, or StrategyError saying what is wrong."""
     if output.exceeded:  # the strategy caught OutputLimitExceeded and carried on
         raise OutputLimitExceeded
@@ -294,13 +595,15 @@ def _plain_signal(raw: Any, output: CapturedOutput, max_bytes: int | None = None
         text = json.dumps(raw)
     except (TypeError, ValueError) as exc:
         raise StrategyError(f"generate_signal must return plain JSON data: {exc}") from None
-    if max_bytes is not None and len(text) > max_bytes:
+    if len(text) > max_bytes:
         raise StrategyError(f"the signal is larger than {max_bytes} bytes")
     return json.loads(text)
 
 
 def _failure(exc: BaseException, limits: dict[str, Any], print_limit: int) -> str:
     """What to tell the author when the run ends on one of these."""
+    if isinstance(exc, CpuLimitExceeded):
+        return f"CPU time limit exceeded ({limits['cpu_seconds']} s)"
     if isinstance(exc, OutputLimitExceeded):
         return f"output limit exceeded ({print_limit} bytes printed)"
     if isinstance(exc, MemoryError):
@@ -322,8 +625,8 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     error = ""
     try:
         raw = _call_strategy(request["source"], Candles(request["candles"]), request["params"])
-        signal_ = _plain_signal(raw, output)
-    except (OutputLimitExceeded, MemoryError, SystemExit, StrategyError) as exc:
+        signal_ = _plain_signal(raw, output, request["max_signal_bytes"])
+    except (LimitExceeded, MemoryError, SystemExit, StrategyError) as exc:
         error = _failure(exc, limits, limits["max_output_bytes"])
     finally:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
@@ -374,12 +677,12 @@ def execute_series(request: dict[str, Any]) -> dict[str, Any]:
             window = _window(columns, max(0, index - lookback + 1), index + 1)
             try:
                 raw = _call_strategy(code, window, json.loads(params_text))
-                signals.append(_plain_signal(raw, output, series["max_signal_bytes"]))
+                signals.append(_plain_signal(raw, output, request["max_signal_bytes"]))
                 errors.append("")
             except StrategyError as exc:
                 signals.append(None)
                 errors.append(str(exc))
-    except (OutputLimitExceeded, MemoryError, SystemExit, StrategyError) as exc:
+    except (LimitExceeded, MemoryError, SystemExit, StrategyError) as exc:
         error = _failure(exc, limits, series["max_print_bytes"])
     finally:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
@@ -392,24 +695,60 @@ def execute_series(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def confine_and_run(request: dict[str, Any], answer_fd: int) -> NoReturn:
-    """Common tail of both modes: confine this process, run the strategy, answer, exit."""
-    apply_limits(request["limits"])
-    deny_process_creation()
-    answer = json.dumps(execute(request)).encode()
-    _write_all(answer_fd, answer)
-    # os._exit: no atexit handlers or non-daemon threads of the strategy run after this.
-    os._exit(0)
+def confine_child(workdir: str) -> None:
+    """Everything a child adds before it reads its request: its own (empty) network and
+    IPC namespaces, no capability, Landlock (read the standard library and this
+    directory, write ``workdir`` only) and the strict seccomp filter."""
+    try:
+        _unshare(CLONE_NEWNET | CLONE_NEWIPC)
+        drop_capabilities()
+    except OSError as exc:
+        raise ConfinementError(f"namespaces and capabilities: {exc.strerror}") from None
+    restrict_files({STDLIB_DIR: FS_READ, SANDBOX_DIR: FS_READ, workdir: FS_WRITE})
+    install_seccomp(DENIED_ALWAYS + DENIED_TO_CHILDREN, threads_only=True)
 
 
-def _redirect_stdio(diag_fd: int) -> None:
-    """stdin from /dev/null, fd 1 and 2 to the diagnostics pipe: os.write(1, ...) or a C
-    library printing cannot reach the answer channel."""
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    os.dup2(diag_fd, 1)
-    os.dup2(diag_fd, 2)
+def apply_limits(limits: dict[str, Any]) -> None:
+    """Lower this process's resource limits; the kernel enforces them on the strategy.
+    The soft CPU limit raises CpuLimitExceeded (a handled SIGXCPU: as pid 1 of its
+    namespace the child would ignore the default one); the hard limit a second later is
+    a SIGKILL, which the worker recognises by the CPU time the child used."""
+    mb = 1024 * 1024
+    cpu = int(limits["cpu_seconds"])
+    signal.signal(signal.SIGXCPU, _cpu_limit_reached)
+    _set_limit(resource.RLIMIT_CPU, cpu, cpu + 1)
+    for name, value in (
+        ("RLIMIT_AS", limits["memory_mb"] * mb),
+        ("RLIMIT_FSIZE", limits["file_size_mb"] * mb),
+        ("RLIMIT_NOFILE", limits["open_files"]),
+        ("RLIMIT_NPROC", limits["processes"]),
+        ("RLIMIT_CORE", 0),
+        ("RLIMIT_MEMLOCK", 0),
+        ("RLIMIT_MSGQUEUE", 0),
+    ):
+        _set_limit(getattr(resource, name), value, value)
+
+
+def _set_limit(which: int, soft: int, hard: int) -> None:
+    _, current = resource.getrlimit(which)
+    if current != resource.RLIM_INFINITY:
+        hard = min(hard, current)  # only ever lower: it could not be raised again
+        soft = min(soft, hard)
+    resource.setrlimit(which, (soft, hard))
+
+
+# --------------------------------------------------------------------------- warm server
+
+# A child that could not confine itself exits with this code, its reason on fd 2.
+CONFINEMENT_FAILED_EXIT = 121
+_CHILD_FDS = 4  # 0 request (read), 1 and 2 diagnostics, 3 answer
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -418,183 +757,184 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-# --------------------------------------------------------------------------- supervision
-
-
-def kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-
-
-def supervise(
-    pid: int,
-    answer_fd: int,
-    diag_fd: int,
-    wall_seconds: float,
-    max_bytes: int,
-    wait: Callable[[], int],
-) -> dict[str, Any]:
-    """Read a child's answer and diagnostics pipes until both close, at most ``max_bytes``
-    in total and for at most ``wall_seconds``; then SIGKILL its process group (the child on
-    timeout or overflow, anything it left behind otherwise) and reap it with ``wait``.
-
-    ``pid`` must lead its own process group; the caller closes the fds. Returns the outcome:
-    ``status`` ("exited" | "timeout" | "overflow"), ``returncode`` (negative: signal),
-    ``answer`` and ``diag`` (text).
-    """
-    deadline = time.monotonic() + wall_seconds
-    chunks: dict[int, list[bytes]] = {answer_fd: [], diag_fd: []}
-    total = 0
-    status = "exited"
-    with selectors.DefaultSelector() as selector:
-        for fd in chunks:
-            selector.register(fd, selectors.EVENT_READ)
-        while selector.get_map() and status == "exited":
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                status = "timeout"
-                break
-            for key, _ in selector.select(remaining):
-                data = os.read(key.fd, _READ_CHUNK)
-                if not data:
-                    selector.unregister(key.fd)
-                    continue
-                total += len(data)
-                if total > max_bytes:
-                    status = "overflow"
-                    break
-                chunks[key.fd].append(data)
-    # After EOF the child is exiting: its exit code is already fixed, SIGKILL cannot change it.
-    kill_group(pid)
-    returncode = wait()
-    return {
-        "status": status,
-        "returncode": returncode,
-        "answer": b"".join(chunks[answer_fd]).decode("utf-8", "replace"),
-        "diag": b"".join(chunks[diag_fd]).decode("utf-8", "replace"),
-    }
-
-
-# --------------------------------------------------------------------------- warm server
-
-
-def write_frame(fd: int, message: dict[str, Any]) -> None:
-    body = json.dumps(message).encode()
-    _write_all(fd, _FRAME_HEADER.pack(len(body)) + body)
-
-
-def read_exact(fd: int, size: int, deadline: float | None = None) -> bytes:
-    """Read exactly ``size`` bytes; EOFError on a closed pipe, TimeoutError past ``deadline``."""
-    buffer = bytearray()
-    while len(buffer) < size:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            with selectors.DefaultSelector() as selector:
-                selector.register(fd, selectors.EVENT_READ)
-                if remaining <= 0 or not selector.select(remaining):
-                    raise TimeoutError
-        data = os.read(fd, min(size - len(buffer), _READ_CHUNK))
-        if not data:
-            raise EOFError
-        buffer += data
-    return bytes(buffer)
-
-
-def read_frame(fd: int, max_size: int, deadline: float | None = None) -> dict[str, Any]:
-    (size,) = _FRAME_HEADER.unpack(read_exact(fd, _FRAME_HEADER.size, deadline))
-    if size > max_size:
-        raise ValueError(f"frame of {size} bytes exceeds {max_size}")
-    return json.loads(read_exact(fd, size, deadline))
-
-
-def _run_forked(request: dict[str, Any]) -> dict[str, Any]:
-    limits = request["limits"]
-    answer_r, answer_w = os.pipe()
-    diag_r, diag_w = os.pipe()
-    server_pid = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            # Both sides call setpgid, so the group exists before either relies on it.
-            os.setpgid(0, 0)
-            # Die with the server even if it is killed before it can kill this group.
-            _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            if os.getppid() != server_pid:
-                os._exit(1)
-            _redirect_stdio(diag_w)
-            os.close(diag_w)
-            os.close(diag_r)
-            os.close(answer_r)
-            confine_and_run(request, answer_w)
-        finally:
-            os._exit(70)
-    # The child already did it, or is already gone.
-    with contextlib.suppress(OSError):
-        os.setpgid(pid, pid)
-    os.close(answer_w)
-    os.close(diag_w)
-
-    def wait() -> int:
-        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-
+def _child_main(workdir: str, fds: tuple[int, int, int], confined: bool) -> NoReturn:
+    """The child: confine, then (only then) read the request, run it, answer, exit."""
+    code = 70
     try:
-        return supervise(
-            pid,
-            answer_r,
-            diag_r,
-            limits["wall_seconds"],
-            limits["max_output_bytes"],
-            wait,
-        )
+        # Dies with the server; when confined, also as a member of its pid namespace.
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        request_fd, answer_fd, diag_fd = fds
+        for target, fd in ((0, request_fd), (1, diag_fd), (2, diag_fd), (3, answer_fd)):
+            os.dup2(fd, target)
+        os.closerange(_CHILD_FDS, 1 << 16)
+        os.chdir(workdir)
+        try:
+            if confined:
+                confine_child(workdir)
+            else:
+                install_seccomp(DENIED_ALWAYS + DENIED_TO_CHILDREN, threads_only=True)
+        except ConfinementError as exc:
+            _write_all(2, f"sandbox confinement failed: {exc}".encode())
+            code = CONFINEMENT_FAILED_EXIT
+            return  # the finally exits: the request is never read
+        request = json.loads(_read_all(0))
+        apply_limits(request["limits"])
+        answer = execute(request)
+        answer["id"] = request["id"]
+        _write_all(3, json.dumps(answer).encode())
+        # os._exit: no atexit handler or non-daemon thread of the strategy runs after this.
+        code = 0
     finally:
-        os.close(answer_r)
-        os.close(diag_r)
+        os._exit(code)
 
 
-def _empty_directory(path: str) -> None:
-    """Executions share the server's work directory one after the other: wipe it so no
-    strategy finds what the previous one wrote."""
-    import shutil  # only the warm server needs it: keep it off the per-execution start
-
+def _remove_tree(path: str) -> None:
+    """Remove a child's work directory whatever modes it left (it owns what it wrote)."""
     for entry in os.scandir(path):
         if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
+            os.chmod(entry.path, 0o700)
+            _remove_tree(entry.path)
         else:
             os.unlink(entry.path)
+    os.rmdir(path)
 
 
-def serve() -> None:
-    """Warm server loop: one request frame in, one outcome frame out, until stdin closes."""
-    workdir = os.getcwd()
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    while True:
+class _Server:
+    """The warm server (see the module docstring). It never reads a request or an
+    answer: those go straight between the worker and the child through the child's pipes.
+
+    It keeps one confined child on offer: when the worker takes it (a ``take`` message)
+    the next one is made while the first runs, so confining a child costs the worker
+    nothing. A child ends: its work directory is removed, its end is reported."""
+
+    def __init__(self, control: socket.socket, work_root: str, pidns_fd: int | None) -> None:
+        self.control = control
+        self.work_root = work_root
+        self.pidns_fd = pidns_fd  # None when unconfined: children share our pid namespace
+        self.number = 0
+        self.children: dict[int, tuple[int, int, str]] = {}  # pidfd: (number, pid, workdir)
+
+    def send(self, message: dict[str, Any], fds: list[int] = ()) -> None:
+        socket.send_fds(self.control, [json.dumps(message).encode()], list(fds))
+
+    def offer(self) -> None:
+        """Make the next child and hand its pipes and pidfd to the worker."""
+        self.number += 1
+        workdir = os.path.join(self.work_root, str(self.number))
+        os.mkdir(workdir, 0o700)
+        request_r, request_w = os.pipe()
+        answer_r, answer_w = os.pipe()
+        diag_r, diag_w = os.pipe()
+        if self.pidns_fd is not None:
+            _unshare(CLONE_NEWPID)  # the child is pid 1 of a namespace of its own
+        pid = os.fork()
+        if pid == 0:
+            for fd in (request_w, answer_r, diag_r, *self.children):
+                os.close(fd)
+            _child_main(workdir, (request_r, answer_w, diag_w), self.pidns_fd is not None)
+        if self.pidns_fd is not None:
+            _libc_call("setns", self.pidns_fd, CLONE_NEWPID)
+        for fd in (request_r, answer_w, diag_w):
+            os.close(fd)
+        pidfd = os.pidfd_open(pid)
+        self.children[pidfd] = (self.number, pid, workdir)
+        handed = [request_w, answer_r, diag_r, pidfd]
         try:
-            request = read_frame(0, max_size=1 << 30)
-        except EOFError:
-            return
-        outcome = _run_forked(request)
-        _empty_directory(workdir)
-        write_frame(1, outcome)
+            self.send({"ready": self.number}, handed)
+        finally:
+            for fd in handed[:3]:
+                os.close(fd)  # the worker's now: we never touch a tenant's channel
+
+    def reap(self, pidfd: int) -> None:
+        number, pid, workdir = self.children.pop(pidfd)
+        os.close(pidfd)
+        _, status, usage = os.wait4(pid, 0)
+        _remove_tree(workdir)
+        self.send(
+            {
+                "exited": number,
+                "returncode": os.waitstatus_to_exitcode(status),
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            }
+        )
+
+    def loop(self, *, once: bool) -> None:
+        """Until the worker hangs up (``once``: until the one child ended)."""
+        self.offer()
+        control = self.control.fileno()
+        with selectors.DefaultSelector() as selector:
+            selector.register(control, selectors.EVENT_READ)
+            while True:
+                for pidfd in self.children.keys() - selector.get_map().keys():
+                    selector.register(pidfd, selectors.EVENT_READ)
+                for key, _ in selector.select():
+                    if key.fd != control:
+                        selector.unregister(key.fd)
+                        self.reap(key.fd)
+                        if once:
+                            return
+                        continue
+                    data = os.read(control, CONTROL_MESSAGE_BYTES)
+                    if not data:
+                        return  # the worker hung up; our exit takes the children along
+                    if not once and json.loads(data) == {"take": self.number}:
+                        self.offer()
 
 
-def run_once() -> None:
-    request = json.loads(sys.stdin.buffer.read())
-    answer_fd = os.dup(1)
-    _redirect_stdio(2)
-    confine_and_run(request, answer_fd)
+def serve(control: socket.socket, proc_fd: int | None, work_root: str, *, once: bool) -> None:
+    """The server process (pid 1 of its pid namespace when confined): confine, then make
+    children one after the other until the worker closes the socket (``once``: one)."""
+    pidns_fd = None
+    try:
+        if proc_fd is not None:
+            pidns_fd = os.open("self/ns/pid", os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc_fd)
+            os.close(proc_fd)
+            try:
+                drop_capabilities(keep=(CAP_SYS_ADMIN, CAP_SETPCAP))
+            except OSError as exc:
+                raise ConfinementError(f"capabilities: {exc.strerror}") from None
+            restrict_files({STDLIB_DIR: FS_READ, SANDBOX_DIR: FS_READ, work_root: FS_WRITE})
+        install_seccomp(DENIED_ALWAYS, threads_only=False)
+    except ConfinementError as exc:
+        socket.send_fds(control, [json.dumps({"error": str(exc)}).encode()], [])
+        return
+    _Server(control, work_root, pidns_fd).loop(once=once)
 
 
 def main() -> None:
+    """``_runtime.py run|serve <control fd> full|none [work root]``: the outer process."""
     os.environ.clear()  # the parent passes none; also drop what the interpreter itself set
     sys.dont_write_bytecode = True  # never write .pyc files next to the project's code
+    mode, control_fd, confinement = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     load_indicators()
-    mode = sys.argv[1] if len(sys.argv) > 1 else ""
-    if mode == "run":
-        run_once()
-    elif mode == "serve":
-        serve()
-    else:
-        sys.exit(f"usage: {sys.argv[0]} run|serve")
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, 0, fileno=control_fd)
+    confined = confinement == "full"
+    proc_fd = None
+    try:
+        if confined:
+            proc_fd = confine_process()
+    except ConfinementError as exc:
+        socket.send_fds(control, [json.dumps({"error": str(exc)}).encode()], [])
+        sys.exit(1)
+    work_root = WORK_ROOT if confined else sys.argv[4]
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            serve(control, proc_fd, work_root, once=mode == "run")
+            code = 0
+        finally:
+            os._exit(code)
+    control.close()
+    if proc_fd is not None:
+        os.close(proc_fd)
+    if confined:
+        # Nothing left to do but wait: no capability, no file, no new process.
+        drop_capabilities()
+        restrict_files({})
+        install_seccomp(DENIED_ALWAYS + DENIED_TO_CHILDREN, threads_only=True)
+    _, status = os.waitpid(pid, 0)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
 if __name__ == "__main__":

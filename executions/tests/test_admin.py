@@ -26,7 +26,7 @@ def test_execution_list_filters(admin_client):
         "status__exact=COMPLETED",
         f"strategy__id__exact={execution.strategy_id}",
         "resolution__exact=5",
-        "scheduled_time__year=2026&scheduled_time__month=1",
+        "candle_close__year=2026&candle_close__month=1",
     ):
         response = admin_client.get(f"/admin/executions/strategyexecution/?{query}")
         assert response.status_code == 200, query

@@ -10,7 +10,7 @@ from executions.execution_log import (
     execution_log_split,
 )
 from executions.models import StrategyExecution
-from executions.tests.flow import CLOSE, make_candles, make_strategy, source
+from executions.tests.helpers import CLOSE, make_candles, make_strategy, source
 from subscriptions.tests.factories import SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,7 @@ def test_author_sees_the_output_and_why_no_subscription_traded(auth_client, user
     make_candles()
     strategy = make_strategy(PRINT_AND_BUY_WITHOUT_STOP, user=user)
     subscriptions = SubscriptionFactory.create_batch(2, strategy=strategy, sl_atr_multiplier=None)
-    execution_run(strategy_id=strategy.id, close_time=CLOSE)
+    execution_run(strategy_id=strategy.id, candle_close=CLOSE)
 
     (row,) = _executions(auth_client, strategy)
     assert row["status"] == "COMPLETED"
@@ -55,7 +55,7 @@ def test_a_failed_run_counts_its_subscribers(auth_client, user):
     make_candles()
     strategy = make_strategy(RAISES, user=user)
     SubscriptionFactory.create_batch(3, strategy=strategy)
-    execution_run(strategy_id=strategy.id, close_time=CLOSE)
+    execution_run(strategy_id=strategy.id, candle_close=CLOSE)
 
     (row,) = _executions(auth_client, strategy)
     assert row["status"] == "FAILED"
@@ -69,7 +69,7 @@ def test_another_author_never_sees_the_output(other_client, api_client, user):
     make_candles()
     strategy = make_strategy(PRINT_AND_BUY_WITHOUT_STOP, user=user)  # public
     SubscriptionFactory(strategy=strategy)
-    execution_run(strategy_id=strategy.id, close_time=CLOSE)
+    execution_run(strategy_id=strategy.id, candle_close=CLOSE)
     url = f"/api/strategy-upload/strategies/{strategy.id}/executions"
     assert other_client.get(url).status_code == 404
     assert api_client.get(url).status_code == 401

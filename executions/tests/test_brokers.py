@@ -6,7 +6,7 @@ import pytest
 
 from accounts.tests.factories import BrokerCredentialFactory
 from executions.brokers import BrokerError, CcxtBroker, Fill, PaperBroker, get_broker
-from executions.tests.binance_standin import CCXT_OPTIONS, BinanceStandIn
+from marketdata.tests.binance_standin import CCXT_OPTIONS, BinanceStandIn
 
 API_KEY = "standin-key-0123456789-WXYZ"
 API_SECRET = "standin-secret-do-not-leak-42"

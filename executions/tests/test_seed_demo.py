@@ -6,7 +6,7 @@ from django.test import override_settings
 
 from accounts.models import BrokerCredential, User
 from executions.demo import DEMO_SYMBOLS
-from executions.models import Candle
+from marketdata.models import Candle
 from strategies import registry
 from strategies.examples import EXAMPLES
 from strategies.models import Strategy

@@ -10,14 +10,12 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 from django_redis import get_redis_connection
 
-from executions.candles import candle_close_floor
 from executions.checks import execution_settings_check
-from executions.marketdata.services import candles_backfill
 from executions.models import StrategyExecution
 from executions.schedule import RESOLUTION_CRONTABS
 from executions.tasks import reap_stale_executions, resolution_tick, run_strategy
 from executions.tests.factories import ExecutionFactory
-from executions.tests.flow import (
+from executions.tests.helpers import (
     BUY_WITH_STOPS,
     CLOSE,
     HOLD,
@@ -26,6 +24,8 @@ from executions.tests.flow import (
     make_candles,
     make_strategy,
 )
+from marketdata.candles import candle_close_floor
+from marketdata.services import candles_backfill
 from strategies import registry
 from subscriptions.tests.factories import SubscriptionFactory
 from tradeplatform.celery import app as celery_app
@@ -66,7 +66,7 @@ def test_tick_runs_registered_strategies_of_its_resolution_only():
     assert enqueued == 1
     execution = StrategyExecution.objects.get()
     assert execution.strategy_id == registered.id
-    assert execution.scheduled_time in {before, after}
+    assert execution.candle_close in {before, after}
     assert execution.status == Status.COMPLETED, execution.error_message
     assert not StrategyExecution.objects.filter(strategy__in=[other_resolution, unregistered])
 
@@ -152,7 +152,9 @@ def test_setup_periodic_tasks_is_idempotent():
     reconcile = PeriodicTask.objects.get(task="strategies.registry_reconcile")
     assert reconcile.crontab.minute == "*/5"
     assert reconcile.expire_seconds < 5 * 60
-    assert PeriodicTask.objects.count() == 9
+    backtest_reaper = PeriodicTask.objects.get(task="backtests.reap_stale_backtests")
+    assert (backtest_reaper.crontab.minute, backtest_reaper.crontab.hour) == ("*", "*")
+    assert PeriodicTask.objects.count() == 10
 
 
 def test_run_candle_command_prints_one_line_per_execution():

@@ -1,28 +1,22 @@
-import os
-import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
+from backtests.models import Backtest
+from backtests.services import backtest_create
 from executions.engine import execution_run
-from executions.models import Backtest, StrategyExecution, Trade
-from executions.services import backtest_create
+from executions.models import StrategyExecution, Trade
 from executions.tasks import run_strategy
-from executions.tests.flow import BUY_WITH_STOPS, CLOSE, PERIOD, make_candles, make_strategy
+from executions.tests.helpers import BUY_WITH_STOPS, CLOSE, PERIOD, make_candles, make_strategy
 from executions.worker_guard import confinement_check, confinement_failures, confinement_reset
 from subscriptions.tests.factories import SubscriptionFactory
 from tradeplatform.celery import app as celery_app
 
 Status = StrategyExecution.Status
-CELERY = str(Path(sys.executable).with_name("celery"))
-BASE_DIR = Path(settings.BASE_DIR)
 
 
 @pytest.fixture
@@ -45,92 +39,14 @@ def test_a_worker_whose_sandbox_fails_its_selftest_refuses_strategies(confinemen
     failures = confinement_check("no-such-backend")
     assert failures and "selftest could not run" in failures[0]
 
-    execution = execution_run(strategy_id=strategy.id, close_time=CLOSE)
+    execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
 
     assert execution.status == Status.FAILED
     assert execution.error_message.startswith("sandbox confinement failed: ")
     assert not Trade.objects.exists()
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return (
-        f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-        f"/{db['NAME']}"
-    )
-
-
-@pytest.fixture
-def worker_env() -> dict:
-    """Extra environment of the `worker` process; a test module may override it."""
-    return {}
-
-
-@pytest.fixture
-def worker(tmp_path, worker_env):
-    """A real Celery worker process (solo pool) on this test's database and Redis db."""
-    with _worker(tmp_path, extra_env=worker_env) as started:
-        yield started
-
-
-@pytest.fixture
-def backtest_worker(tmp_path):
-    """A real worker of the `backtests` queue only, as the Procfile starts it."""
-    with _worker(tmp_path, "-Q", "backtests") as started:
-        yield started
-
-
-@contextmanager
-def _worker(tmp_path, *arguments, extra_env: dict | None = None):
-    log = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "DEBUG": "1",
-        **(extra_env or {}),
-    }
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [
-                CELERY,
-                "-A",
-                "tradeplatform",
-                "worker",
-                "--pool",
-                "solo",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                *arguments,
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield process, log
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-
-
 @pytest.mark.worker
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="the worker process needs a database it can share: PostgreSQL (SQLite's test "
-    "database lives in this process's memory)",
-)
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_runs_the_execution(worker):
     process, log = worker
@@ -160,10 +76,6 @@ def test_a_real_worker_runs_the_execution(worker):
 
 
 @pytest.mark.worker
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="the worker process needs a database it can share: PostgreSQL",
-)
 @pytest.mark.django_db(transaction=True)
 def test_a_backtest_goes_to_the_backtests_queue_and_its_worker_runs_it(backtest_worker):
     process, log = backtest_worker
@@ -205,6 +117,10 @@ def test_worker_process_becomes_undumpable():
         "print(libc.prctl(3, 0, 0, 0, 0))\n"  # PR_GET_DUMPABLE
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=BASE_DIR, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout.strip() == "0"

@@ -32,11 +32,11 @@ def test_execution_outcomes_count_per_hour_for_an_intraday_strategy():
         ExecutionFactory(
             strategy=strategy,
             status=status,
-            scheduled_time=two_hours_ago.replace(minute=minute),
+            candle_close=two_hours_ago.replace(minute=minute),
         )
-    ExecutionFactory(strategy=strategy, status=Status.SKIPPED, scheduled_time=now)
+    ExecutionFactory(strategy=strategy, status=Status.SKIPPED, candle_close=now)
     running = now - timedelta(minutes=1)  # not an outcome
-    ExecutionFactory(strategy=strategy, status=Status.RUNNING, scheduled_time=running)
+    ExecutionFactory(strategy=strategy, status=Status.RUNNING, candle_close=running)
     unit, buckets, series = execution_outcomes(strategy, now=now)
     assert unit == "hour"
     assert len(buckets) == 3  # two hours ago, one hour ago (empty), this hour
@@ -48,7 +48,7 @@ def test_execution_outcomes_per_day_for_a_daily_strategy():
         execution_config={"symbol": "BTCUSDT", "resolution": 1440, "lookbackPeriod": 50}
     )
     now = timezone.now()
-    ExecutionFactory(strategy=strategy, scheduled_time=now - timedelta(days=1))
+    ExecutionFactory(strategy=strategy, candle_close=now - timedelta(days=1))
     unit, buckets, series = execution_outcomes(strategy, now=now)
     assert unit == "day"
     assert len(buckets) == 2
@@ -58,9 +58,9 @@ def test_execution_outcomes_per_day_for_a_daily_strategy():
 def test_change_page_shows_the_execution_chart(admin_client):
     strategy = _minute_strategy()
     now = timezone.now()
-    ExecutionFactory(strategy=strategy, status=Status.COMPLETED, scheduled_time=now)
+    ExecutionFactory(strategy=strategy, status=Status.COMPLETED, candle_close=now)
     ExecutionFactory(
-        strategy=strategy, status=Status.FAILED, scheduled_time=now - timedelta(minutes=1)
+        strategy=strategy, status=Status.FAILED, candle_close=now - timedelta(minutes=1)
     )
     response = admin_client.get(f"/admin/strategies/strategy/{strategy.pk}/change/")
     assert response.status_code == 200

@@ -15,12 +15,12 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from executions.engine import candles_payload, sandbox_limits
-from executions.marketdata.selectors import candles_window
-from executions.marketdata.services import candles_backfill
-from executions.models import Backtest
+from backtests.models import Backtest
+from executions.engine.sandbox_call import candles_payload, sandbox_limits
 from executions.sandbox import run_strategy
-from executions.signals import parse_signal
+from executions.trading.signal_parser import parse_signal
+from marketdata.selectors import candles_window
+from marketdata.services import candles_backfill
 from strategies.models import Strategy
 from strategies.validation import validate_strategy_source
 
@@ -82,7 +82,7 @@ def test_each_example_uploads_runs_and_backtests(source, auth_client, user):
     window = candles_window(
         symbol=config["symbol"],
         resolution=config["resolution"],
-        close_time=end,
+        candle_close=end,
         count=config["lookbackPeriod"],
     )
     result = run_strategy(

@@ -18,13 +18,11 @@ TABLE = "subscriptions_strategysubscription"
 
 
 def set_fillfactor(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"ALTER TABLE {TABLE} SET (fillfactor = 50)")
+    schema_editor.execute(f"ALTER TABLE {TABLE} SET (fillfactor = 50)")
 
 
 def reset_fillfactor(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"ALTER TABLE {TABLE} RESET (fillfactor)")
+    schema_editor.execute(f"ALTER TABLE {TABLE} RESET (fillfactor)")
 
 
 class Migration(migrations.Migration):

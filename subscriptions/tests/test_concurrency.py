@@ -1,11 +1,8 @@
 """Two requests at once: the database, not luck, decides who wins."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from accounts.tests.factories import BrokerCredentialFactory
 from strategies.tests.factories import StrategyFactory
@@ -13,43 +10,9 @@ from subscriptions import services
 from subscriptions.models import StrategySubscription
 from subscriptions.tests.factories import SubscriptionFactory
 from tradeplatform.api import ApplicationError
+from tradeplatform.tests.helpers import THREADS, race
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    # SQLite's in-memory test database locks whole tables between threads; the row locks
-    # and conditional updates under test are PostgreSQL's.
-    pytest.mark.skipif(
-        "sqlite" in settings.DATABASES["default"]["ENGINE"], reason="needs PostgreSQL"
-    ),
-]
-
-THREADS = 6
-
-
-def _race(work) -> list:
-    """Run `work()` in THREADS threads released together; each outcome is a value or an
-    ApplicationError."""
-    barrier = threading.Barrier(THREADS)
-    outcomes: list = []
-    lock = threading.Lock()
-
-    def run():
-        try:
-            barrier.wait()
-            outcome = work()
-        except ApplicationError as exc:
-            outcome = exc
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=run) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_concurrent_cancels_move_the_subscriber_count_once():
@@ -61,7 +24,7 @@ def test_concurrent_cancels_move_the_subscriber_count_once():
         fresh = StrategySubscription.objects.get(id=subscription.id)
         return services.subscription_cancel(subscription=fresh)
 
-    outcomes = _race(cancel)
+    outcomes = race(cancel)
     errors = [o for o in outcomes if isinstance(o, ApplicationError)]
     assert len(errors) == THREADS - 1
     assert {e.message for e in errors} == {"Subscription is already cancelled"}
@@ -82,7 +45,7 @@ def test_concurrent_subscribes_create_one_subscription():
             risk_per_trade=Decimal("0.01"),
         )
 
-    outcomes = _race(subscribe)
+    outcomes = race(subscribe)
     errors = [o for o in outcomes if isinstance(o, ApplicationError)]
     assert len(errors) == THREADS - 1
     assert {(e.message, e.status_code) for e in errors} == {

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
-from executions.tests.factories import BacktestFactory, ExecutionFactory, TradeFactory
+from backtests.tests.factories import BacktestFactory
+from executions.tests.factories import ExecutionFactory, TradeFactory
 from strategies.tests.factories import StrategyFactory
 from subscriptions.tests.factories import SubscriptionFactory
 from subscriptions.tests.test_admin_browser import CHROMIUM, CHROMIUM_ARGS
@@ -24,7 +25,7 @@ LISTS = (
     "subscriptions/strategysubscription",
     "executions/strategyexecution",
     "executions/trade",
-    "executions/backtest",
+    "backtests/backtest",
     "accounts/user",
 )
 

@@ -17,7 +17,8 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import TEST_PASSWORD, BrokerCredentialFactory, UserFactory
-from executions.tests.factories import BacktestFactory, ExecutionFactory, TradeFactory
+from backtests.tests.factories import BacktestFactory
+from executions.tests.factories import ExecutionFactory, TradeFactory
 from strategies.tests.factories import HOLD_SOURCE, StrategyFactory
 from subscriptions.tests.factories import SubscriptionFactory
 

@@ -13,9 +13,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import UserFactory
 from executions.models import StrategyExecution, Trade
-from executions.tests.binance_standin import CCXT_OPTIONS, BinanceStandIn
-from executions.tests.factories import CandleFactory
-from executions.tests.flow import CLOSE, PERIOD, RESOLUTION, SYMBOL, make_candles
+from executions.tests.helpers import CLOSE, PERIOD, RESOLUTION, SYMBOL, make_candles
+from marketdata.tests.binance_standin import CCXT_OPTIONS, BinanceStandIn
+from marketdata.tests.factories import CandleFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -110,7 +110,7 @@ def test_no_secret_in_logs_answers_or_admin(exchange, caplog):
         close=CLOSE.isoformat(),
         stdout=_Sink(output),
     )
-    execution = StrategyExecution.objects.get(scheduled_time=CLOSE)
+    execution = StrategyExecution.objects.get(candle_close=CLOSE)
     assert execution.status == StrategyExecution.Status.COMPLETED, execution.error_message
     assert exchange.orders, "the order never reached the exchange"
     trade = Trade.objects.get(execution=execution)

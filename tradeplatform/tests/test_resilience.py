@@ -11,14 +11,12 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings as django_settings
-from django.db import connection
 from django_redis import get_redis_connection
 
-from executions import tasks
+from executions import services, tasks
 from executions.engine import execution_lock_key, execution_run
 from executions.models import StrategyExecution, Trade
-from executions.tests import test_worker
-from executions.tests.flow import (
+from executions.tests.helpers import (
     BUY_WITH_STOPS,
     CLOSE,
     PERIOD,
@@ -30,13 +28,11 @@ from executions.tests.flow import (
 )
 from strategies import registry
 from subscriptions.tests.factories import SubscriptionFactory
-from subscriptions.tests.test_concurrency import THREADS, _race
 from tradeplatform.celery import app as celery_app
+from tradeplatform.tests.helpers import THREADS, race
 from tradeplatform.tests.redis_server import OwnRedis
 
 Status = StrategyExecution.Status
-# The engine's real-worker fixture; `worker_env` below gives it this module's environment.
-worker_process = test_worker.worker
 NEXT_CLOSE = CLOSE + PERIOD
 SLOW_BUY = source(
     "import time\n    time.sleep(1.5)\n"
@@ -65,7 +61,7 @@ def own_redis(tmp_path, settings):
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_redis_lost_during_a_candle_close_then_back_empty(own_redis):
-    make_candles(count=40, close_time=NEXT_CLOSE)
+    make_candles(count=40, candle_close=NEXT_CLOSE)
     slow, fast = make_strategy(SLOW_BUY), make_strategy(BUY_WITH_STOPS)
     for strategy in (slow, fast):
         SubscriptionFactory(strategy=strategy)
@@ -74,7 +70,7 @@ def test_redis_lost_during_a_candle_close_then_back_empty(own_redis):
     # Redis dies while the slow strategy runs in its sandbox.
     killer = threading.Timer(0.5, own_redis.stop)
     killer.start()
-    execution = execution_run(strategy_id=slow.id, close_time=CLOSE)
+    execution = execution_run(strategy_id=slow.id, candle_close=CLOSE)
     killer.join()
     # Its row was already written: it ends on the record (the work is in PostgreSQL);
     # only the lock could not be released, and it expires by itself.
@@ -83,7 +79,7 @@ def test_redis_lost_during_a_candle_close_then_back_empty(own_redis):
 
     # The next strategy cannot even start: no row, no trade, an error for Celery to retry.
     with pytest.raises(redis.ConnectionError):
-        execution_run(strategy_id=fast.id, close_time=CLOSE)
+        execution_run(strategy_id=fast.id, candle_close=CLOSE)
     assert not StrategyExecution.objects.filter(strategy=fast).exists()
     _assert_never_half_written()
 
@@ -98,7 +94,7 @@ def test_redis_lost_during_a_candle_close_then_back_empty(own_redis):
         str(fast.id),
     }
     for strategy in (slow, fast):
-        after = execution_run(strategy_id=strategy.id, close_time=NEXT_CLOSE)
+        after = execution_run(strategy_id=strategy.id, candle_close=NEXT_CLOSE)
         assert after.status == Status.COMPLETED, after.error_message
     _assert_never_half_written()
 
@@ -132,7 +128,6 @@ def test_a_run_that_met_no_redis_is_retried_until_redis_is_back(own_redis, monke
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL")
 def test_beats_firing_the_same_tick_run_each_strategy_once(monkeypatch):
     make_candles(count=40)
     strategies = [make_strategy(BUY_WITH_STOPS) for _ in range(3)]
@@ -141,10 +136,10 @@ def test_beats_firing_the_same_tick_run_each_strategy_once(monkeypatch):
     # Both ticks fire a few hundred ms after CLOSE (floor, not ceiling).
     monkeypatch.setattr(tasks.timezone, "now", lambda: CLOSE + timedelta(seconds=0.4))
     # Several beats at once (THREADS of them), each fanning out eagerly in its thread.
-    outcomes = _race(lambda: tasks.resolution_tick(RESOLUTION))
+    outcomes = race(lambda: tasks.resolution_tick(RESOLUTION))
     assert outcomes == [3] * THREADS  # each enqueued every strategy; the fence ran it once
     for strategy in strategies:
-        execution = StrategyExecution.objects.get(strategy=strategy, scheduled_time=CLOSE)
+        execution = StrategyExecution.objects.get(strategy=strategy, candle_close=CLOSE)
         assert execution.status == Status.COMPLETED
         assert Trade.objects.filter(execution=execution).count() == 2
     assert Trade.objects.count() == 6
@@ -197,13 +192,10 @@ def _wait_for(condition, *, timeout: float, what: str):
 
 @pytest.mark.slow
 @pytest.mark.worker
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="the worker process shares the test database: PostgreSQL only",
-)
 @pytest.mark.django_db(transaction=True)
-def test_worker_killed_mid_strategy_is_reaped_and_never_trades_twice(worker_process):
-    process, log = worker_process
+def test_worker_killed_mid_strategy_is_reaped_and_never_trades_twice(worker):
+    # `worker` (tradeplatform.tests.fixtures) with this module's `worker_env` below.
+    process, log = worker
     make_candles(count=40)
     strategy = make_strategy(
         source(
@@ -213,7 +205,7 @@ def test_worker_killed_mid_strategy_is_reaped_and_never_trades_twice(worker_proc
     )
     SubscriptionFactory(strategy=strategy)
     lock_key = execution_lock_key(
-        strategy_id=strategy.id, symbol=SYMBOL, resolution=RESOLUTION, close_time=CLOSE
+        strategy_id=strategy.id, symbol=SYMBOL, resolution=RESOLUTION, candle_close=CLOSE
     )
     celery_app.conf.task_always_eager = False
     try:
@@ -237,15 +229,15 @@ def test_worker_killed_mid_strategy_is_reaped_and_never_trades_twice(worker_proc
     _wait_for(lambda: not redis_client.exists(lock_key), timeout=LOCK_TIMEOUT + 5, what="lock")
     # The reaper, once the task's time limit has passed, marks the row FAILED.
     later = running.started_at + timedelta(
-        seconds=django_settings.CELERY_TASK_TIME_LIMIT + tasks.REAP_MARGIN_SECONDS + 1
+        seconds=django_settings.CELERY_TASK_TIME_LIMIT + services.REAP_MARGIN_SECONDS + 1
     )
-    assert tasks.stale_executions_reap(now=later) == 1
+    assert services.stale_executions_reap(now=later) == 1
     running.refresh_from_db()
     assert running.status == Status.FAILED
     assert running.error_message == "worker lost (reaped)"
 
     # Running that candle again (a redelivery, run_candle) writes nothing twice.
-    assert execution_run(strategy_id=strategy.id, close_time=CLOSE) is None
+    assert execution_run(strategy_id=strategy.id, candle_close=CLOSE) is None
     assert StrategyExecution.objects.filter(strategy=strategy).count() == 1
     assert not Trade.objects.exists()
     _assert_never_half_written()

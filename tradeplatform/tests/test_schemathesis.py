@@ -18,7 +18,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis import GenerationMode
 
 from accounts.tests.factories import BrokerCredentialFactory, UserFactory
-from executions.tests.factories import BacktestFactory, ExecutionFactory, TradeFactory
+from backtests.tests.factories import BacktestFactory
+from executions.tests.factories import ExecutionFactory, TradeFactory
 from strategies.tests.factories import StrategyFactory
 from subscriptions.tests.factories import SubscriptionFactory
 

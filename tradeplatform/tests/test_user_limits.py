@@ -3,7 +3,6 @@
 import itertools
 
 import pytest
-from django.conf import settings as django_settings
 
 from accounts.tests.factories import BrokerCredentialFactory, UserFactory
 from strategies import services as strategy_services
@@ -11,8 +10,8 @@ from strategies.models import Strategy
 from strategies.tests.factories import HOLD_SOURCE, StrategyFactory
 from subscriptions.models import StrategySubscription
 from subscriptions.tests.factories import SubscriptionFactory
-from subscriptions.tests.test_concurrency import THREADS, _race
 from tradeplatform.api import ApplicationError
+from tradeplatform.tests.helpers import THREADS, race
 
 URL = "/api/strategy-upload/strategies"
 
@@ -72,9 +71,6 @@ def test_subscription_limit(auth_client, user, settings):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    "sqlite" in django_settings.DATABASES["default"]["ENGINE"], reason="needs PostgreSQL"
-)
 def test_concurrent_uploads_cannot_pass_the_limit_together(settings):
     settings.MAX_STRATEGIES_PER_USER = 2
     author = UserFactory()
@@ -91,7 +87,7 @@ def test_concurrent_uploads_cannot_pass_the_limit_together(settings):
             execution_config={"symbol": "BTCUSDT", "resolution": 5},
         )
 
-    outcomes = _race(upload)
+    outcomes = race(upload)
     refused = [o.message for o in outcomes if isinstance(o, ApplicationError)]
     assert refused == ["Strategy limit reached (2)"] * (THREADS - 1)
     assert Strategy.objects.filter(user=author).count() == 2

@@ -1,10 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from executions.candles import candle_close_floor, is_candle_aligned
 from executions.engine import candle_close_run
 from executions.management.arguments import aware_datetime
-from strategies.models import RESOLUTIONS
+from marketdata.candles import RESOLUTIONS, candle_close_floor, is_candle_aligned
 
 
 class Command(BaseCommand):
@@ -20,13 +19,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, symbol, resolution, close, **options):
         if close is None:
-            close_time = candle_close_floor(timezone.now(), resolution)
+            candle_close = candle_close_floor(timezone.now(), resolution)
         else:
-            close_time = aware_datetime(close, "--close")
-            if not is_candle_aligned(close_time, resolution):
+            candle_close = aware_datetime(close, "--close")
+            if not is_candle_aligned(candle_close, resolution):
                 raise CommandError(f"{close} is not a {resolution}-minute candle boundary")
-        runs = candle_close_run(symbol=symbol, resolution=resolution, close_time=close_time)
-        self.stdout.write(f"{symbol.upper()}:{resolution} close {close_time.isoformat()}")
+        runs = candle_close_run(symbol=symbol, resolution=resolution, candle_close=candle_close)
+        self.stdout.write(f"{symbol.upper()}:{resolution} close {candle_close.isoformat()}")
         if not runs:
             self.stdout.write("no strategy is registered on this candle")
         for code, execution in runs:

@@ -1,0 +1,94 @@
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from executions.admin import ReadOnlyAdmin
+from tradeplatform.svg import line_chart
+
+from .metrics import metrics_rows
+from .models import Backtest, BacktestTrade
+
+
+class BacktestTradeInline(admin.TabularInline):
+    model = BacktestTrade
+    extra = 0
+    can_delete = False
+    max_num = 0
+    fields = BacktestTrade.PUBLIC_FIELDS
+    readonly_fields = fields
+
+
+@admin.register(Backtest)
+class BacktestAdmin(ReadOnlyAdmin):
+    """A backtest is started from the API or `manage.py backtest`; here it is read."""
+
+    list_display = [
+        "strategy",
+        "user",
+        "symbol",
+        "resolution",
+        "start",
+        "end",
+        "status",
+        "progress_done",
+        "progress_total",
+        "total_return",
+        "created_at",
+    ]
+    list_filter = ["status", "resolution"]
+    search_fields = ["strategy__code", "user__email", "symbol"]
+    list_select_related = ["strategy", "user"]
+    date_hierarchy = "created_at"
+    exclude = ["metrics", "equity_curve", "missing_candles"]
+    readonly_fields = [
+        "strategy",
+        "user",
+        "symbol",
+        "resolution",
+        "start",
+        "end",
+        "params",
+        "status",
+        "progress_done",
+        "progress_total",
+        "missing_candles_count",
+        "first_missing_candles",
+        "error_message",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "metrics_table",
+        "equity_chart",
+    ]
+    inlines = [BacktestTradeInline]
+
+    @admin.display(description="total return")
+    def total_return(self, backtest: Backtest):
+        return (backtest.metrics or {}).get("total_return", "-")
+
+    @admin.display(description="first missing candles (open times)")
+    def first_missing_candles(self, backtest: Backtest):
+        return ", ".join(backtest.missing_candles[:20]) or "-"
+
+    @admin.display(description="metrics")
+    def metrics_table(self, backtest: Backtest):
+        if not backtest.metrics:
+            return "-"
+        rows = format_html_join(
+            "", "<tr><th>{}</th><td>{}</td></tr>", metrics_rows(backtest.metrics)
+        )
+        return format_html("<table>{}</table>", rows)
+
+    @admin.display(description="equity curve")
+    def equity_chart(self, backtest: Backtest):
+        points = [(moment[:16].replace("T", " "), value) for moment, value in backtest.equity_curve]
+        capital = backtest.params.get("capital")
+        # line_chart escapes every text it draws.
+        return mark_safe(  # noqa: S308
+            line_chart(
+                points,
+                title="Equity (dashed: the starting capital)",
+                baseline=float(capital) if capital is not None else None,
+                empty_message="No equity curve yet",
+            )
+        )

@@ -1,0 +1,370 @@
+import threading
+from datetime import timedelta
+from decimal import Decimal as D
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django_redis import get_redis_connection
+
+from accounts.tests.factories import BrokerCredentialFactory
+from executions.engine import book, execution_lock_key, execution_run
+from executions.models import StrategyExecution, Trade
+from executions.tests.factories import ExecutionFactory, TradeFactory
+from executions.tests.helpers import (
+    BUY_ATR_FALLBACK,
+    BUY_WITH_STOPS,
+    CLOSE,
+    EXIT,
+    HOLD,
+    PERIOD,
+    RESOLUTION,
+    SELL_WITH_STOPS,
+    SYMBOL,
+    make_candles,
+    make_strategy,
+    source,
+)
+from executions.trading import rules
+from marketdata.models import Candle
+from subscriptions.tests.factories import SubscriptionFactory
+
+Status = StrategyExecution.Status
+pytestmark = pytest.mark.django_db
+
+
+def open_trade(subscription, *, opened_at, side="BUY", quantity="1", entry="100", stop, tp):
+    execution = StrategyExecution.objects.filter(
+        strategy=subscription.strategy, candle_close=opened_at
+    ).first() or ExecutionFactory(strategy=subscription.strategy, candle_close=opened_at)
+    return TradeFactory(
+        subscription=subscription,
+        execution=execution,
+        side=side,
+        quantity=D(quantity),
+        entry_price=D(entry),
+        stop_loss=D(stop),
+        take_profit=D(tp) if tp is not None else None,
+    )
+
+
+def trades_of(subscription):
+    return list(Trade.objects.filter(subscription=subscription, status=Trade.Status.OPEN))
+
+
+def test_candle_close_writes_sized_trades_for_eligible_subscriptions():
+    make_candles()
+    buy = make_strategy(BUY_WITH_STOPS)
+    plain = SubscriptionFactory(strategy=buy)  # 10,000 x 1% / (100 - 95) = 20
+    capped = SubscriptionFactory(  # risk wants 1000 x 10% / 5 = 20, leverage 1 caps at 10
+        strategy=buy, capital=D("1000"), risk_per_trade=D("0.1"), leverage=1
+    )
+    paused = SubscriptionFactory(strategy=buy, is_paused=True)
+    no_credential = SubscriptionFactory(
+        strategy=buy, broker_credential=BrokerCredentialFactory(is_active=False)
+    )
+    full = SubscriptionFactory(strategy=buy, max_positions=1)
+    open_trade(full, opened_at=CLOSE - PERIOD, stop="50", tp="500")
+    losing_day = SubscriptionFactory(strategy=buy)  # 10,000 x 5% = 500 may be lost a day
+    TradeFactory(
+        subscription=losing_day,
+        execution=ExecutionFactory(strategy=buy, candle_close=CLOSE - timedelta(hours=2)),
+        status=Trade.Status.CLOSED,
+        pnl=D("-500"),
+        closed_at=CLOSE - timedelta(hours=1),
+    )
+    SubscriptionFactory(strategy=buy, is_active=False)  # cancelled: not even counted
+
+    fallback = make_strategy(BUY_ATR_FALLBACK)
+    with_multipliers = SubscriptionFactory(
+        strategy=fallback, sl_atr_multiplier=D("1.5"), tp_atr_multiplier=D("3")
+    )
+    without_multiplier = SubscriptionFactory(strategy=fallback)
+
+    sell = make_strategy(SELL_WITH_STOPS)
+    short = SubscriptionFactory(strategy=sell, risk_per_trade=D("0.02"))  # 200 / 5 = 40
+
+    executions = {
+        s.code: execution_run(strategy_id=s.id, candle_close=CLOSE) for s in (buy, fallback, sell)
+    }
+
+    first = executions[buy.code]
+    first.refresh_from_db()
+    assert first.status == Status.COMPLETED, first.error_message
+    assert (first.subscribers_count, first.trades_created) == (6, 2)
+    assert first.signal == {"action": "BUY", "stopLoss": 95.0, "takeProfit": 110.0}
+    assert first.duration_ms is not None and first.completed_at is not None
+    for reason in (
+        "subscription paused",
+        "broker credential inactive",
+        "max open positions reached",
+        "max daily loss reached",
+    ):
+        assert reason in first.execution_log
+    [trade] = trades_of(plain)
+    assert (trade.side, trade.quantity, trade.entry_price) == ("BUY", D("20"), D("100"))
+    assert (trade.stop_loss, trade.take_profit) == (D("95"), D("110"))
+    assert trade.execution_id == first.id
+    assert trades_of(capped)[0].quantity == D("10")
+    assert trades_of(paused) == trades_of(no_credential) == trades_of(losing_day) == []
+    assert len(trades_of(full)) == 1  # only the one it already had
+    plain.refresh_from_db()
+    paused.refresh_from_db()
+    assert (plain.total_trades, paused.total_trades) == (1, 0)
+
+    second = executions[fallback.code]
+    second.refresh_from_db()
+    assert (second.status, second.trades_created) == (Status.COMPLETED, 1)
+    [atr_trade] = trades_of(with_multipliers)
+    # ATR(14) of the flat candles is 2: stop 100 - 1.5 x 2, target 100 + 3 x 2.
+    assert (atr_trade.stop_loss, atr_trade.take_profit) == (D("97"), D("106"))
+    assert atr_trade.quantity == D("33.333333333333")
+    assert trades_of(without_multiplier) == []
+    assert "slAtrMultiplier" in second.execution_log
+
+    third = executions[sell.code]
+    [short_trade] = trades_of(short)
+    assert (short_trade.side, short_trade.quantity) == ("SELL", D("40"))
+    assert third.trades_created == 1
+
+
+def test_stop_loss_and_take_profit_close_with_exact_pnl_and_counters():
+    candles = make_candles()
+    by_open = {candle.open_time: candle for candle in candles}
+    opened_at = CLOSE - 3 * PERIOD
+    # Before the trades opened: a crash that must not touch them.
+    Candle.objects.filter(pk=by_open[opened_at - PERIOD].pk).update(low=D("10"))
+    # The second candle after they opened spans 95 .. 112.
+    wide = by_open[opened_at + PERIOD]
+    Candle.objects.filter(pk=wide.pk).update(high=D("112"), low=D("95"))
+    strategy = make_strategy(HOLD)
+    both, target, short_target, untouched = (
+        SubscriptionFactory(strategy=strategy) for _ in range(4)
+    )
+    open_trade(both, opened_at=opened_at, quantity="2", stop="96", tp="111")
+    open_trade(target, opened_at=opened_at, quantity="3", stop="90", tp="111")
+    open_trade(short_target, opened_at=opened_at, side="SELL", quantity="1.5", stop="120", tp="96")
+    open_trade(untouched, opened_at=opened_at, stop="50", tp="500")
+
+    execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
+
+    assert execution.status == Status.COMPLETED
+    assert "holding at 100.0" in execution.execution_log
+    expected = {
+        both: ("STOP_LOSS", D("96"), D("-8")),
+        target: ("TAKE_PROFIT", D("111"), D("33")),
+        short_target: ("TAKE_PROFIT", D("96"), D("6")),
+    }
+    for subscription, (reason, price, pnl) in expected.items():
+        trade = Trade.objects.get(subscription=subscription)
+        assert (trade.status, trade.exit_reason, trade.exit_price, trade.pnl) == (
+            "CLOSED",
+            reason,
+            price,
+            pnl,
+        )
+        assert trade.closed_at == wide.open_time + PERIOD
+        subscription.refresh_from_db()
+        assert subscription.total_pnl == pnl
+        assert (subscription.winning_trades, subscription.losing_trades) == (
+            (1, 0) if pnl > 0 else (0, 1)
+        )
+    assert Trade.objects.get(subscription=untouched).status == "OPEN"
+
+
+def test_exit_closes_the_strategy_trades_at_the_last_close():
+    make_candles()
+    strategy = make_strategy(EXIT)
+    long, short = SubscriptionFactory(strategy=strategy), SubscriptionFactory(strategy=strategy)
+    open_trade(long, opened_at=CLOSE - PERIOD, quantity="2", entry="90", stop="50", tp="500")
+    open_trade(short, opened_at=CLOSE - PERIOD, side="SELL", entry="110", stop="500", tp="50")
+    other_strategy_trade = open_trade(
+        SubscriptionFactory(), opened_at=CLOSE - PERIOD, stop="50", tp="500"
+    )
+
+    execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
+
+    assert (execution.status, execution.trades_created) == (Status.COMPLETED, 0)
+    assert [
+        (t.exit_reason, t.exit_price, t.pnl) for t in Trade.objects.filter(subscription=long)
+    ] == [("EXIT", D("100"), D("20"))]
+    assert Trade.objects.get(subscription=short).pnl == D("10")
+    other_strategy_trade.refresh_from_db()
+    assert other_strategy_trade.status == "OPEN"
+    long.refresh_from_db()
+    assert (long.winning_trades, long.total_pnl) == (1, D("20"))
+
+
+def test_opposite_signal_closes_then_opens():
+    make_candles()
+    strategy = make_strategy(SELL_WITH_STOPS)
+    subscription = SubscriptionFactory(strategy=strategy, max_positions=1)
+    old = open_trade(
+        subscription, opened_at=CLOSE - PERIOD, quantity="2", entry="90", stop="50", tp="500"
+    )
+
+    execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
+
+    assert (execution.status, execution.trades_created) == (Status.COMPLETED, 1)
+    old.refresh_from_db()
+    assert (old.status, old.exit_reason, old.pnl) == ("CLOSED", "SIGNAL", D("20"))
+    [new] = trades_of(subscription)
+    assert (new.side, new.entry_price, new.stop_loss) == ("SELL", D("100"), D("105"))
+
+
+def test_inactive_strategy_and_missing_data_are_skipped():
+    make_candles(10)
+    inactive = make_strategy(BUY_WITH_STOPS, is_active=False)
+    SubscriptionFactory(strategy=inactive)
+    short_history = make_strategy(BUY_WITH_STOPS)
+    SubscriptionFactory(strategy=short_history)
+
+    first = execution_run(strategy_id=inactive.id, candle_close=CLOSE)
+    second = execution_run(strategy_id=short_history.id, candle_close=CLOSE)
+    stale = execution_run(strategy_id=short_history.id, candle_close=CLOSE + PERIOD)
+
+    assert (first.status, first.error_message) == (Status.SKIPPED, "strategy is not active")
+    assert second.status == Status.SKIPPED
+    assert second.error_message == "insufficient market data (have 10, need 20)"
+    assert stale.status == Status.SKIPPED  # the window would end a candle early
+    assert not Trade.objects.exists()
+
+
+def test_same_close_twice_runs_once():
+    make_candles()
+    strategy = make_strategy(BUY_WITH_STOPS)
+    SubscriptionFactory(strategy=strategy)
+    assert execution_run(strategy_id=strategy.id, candle_close=CLOSE) is not None
+    # The lock is free again: the database row is what refuses the second run.
+    assert execution_run(strategy_id=strategy.id, candle_close=CLOSE) is None
+    assert StrategyExecution.objects.count() == 1
+    assert Trade.objects.count() == 1
+
+
+def test_lock_held_elsewhere_means_someone_else_runs_it():
+    make_candles()
+    strategy = make_strategy(BUY_WITH_STOPS)
+    key = execution_lock_key(
+        strategy_id=strategy.id, symbol=SYMBOL, resolution=RESOLUTION, candle_close=CLOSE
+    )
+    other = get_redis_connection("default").lock(key, timeout=30)
+    assert other.acquire(blocking=False)
+    try:
+        assert execution_run(strategy_id=strategy.id, candle_close=CLOSE) is None
+    finally:
+        other.release()
+    assert not StrategyExecution.objects.exists()
+
+
+def test_unexpected_error_marks_failed_never_running(monkeypatch):
+    make_candles()
+    strategy = make_strategy(BUY_WITH_STOPS)
+    SubscriptionFactory(strategy=strategy)
+
+    def broken(**kwargs):  # fault injection: a bug anywhere in the flow
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(rules, "position_size", broken)
+    execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
+    execution.refresh_from_db()
+    assert execution.status == Status.FAILED
+    assert execution.error_message == "internal error: ZeroDivisionError: boom"
+    assert execution.completed_at is not None
+    assert not Trade.objects.exists()
+
+
+@override_settings(SANDBOX_WALL_SECONDS=1.0, SANDBOX_CPU_SECONDS=1)
+def test_hostile_strategies_fail_alone():
+    make_candles()
+    good = make_strategy(BUY_WITH_STOPS)
+    SubscriptionFactory(strategy=good)
+    hostile = {
+        "loop": (source("while True: pass"), "time"),
+        "raise": (source('raise RuntimeError("nope")'), "RuntimeError"),
+        "garbage": (source("return 42"), "dict"),
+        "bad-stop": (source('return {"action": "BUY", "stopLoss": 150.0}'), "stopLoss"),
+    }
+    strategies = {}
+    for name, (code, _) in hostile.items():
+        strategies[name] = make_strategy(code)
+        SubscriptionFactory(strategy=strategies[name])
+
+    results = {
+        name: execution_run(strategy_id=s.id, candle_close=CLOSE) for name, s in strategies.items()
+    }
+    good_run = execution_run(strategy_id=good.id, candle_close=CLOSE)
+
+    assert results["bad-stop"].signal == {"action": "BUY", "stopLoss": 150.0}
+    for name, (_, words) in hostile.items():
+        assert results[name].status == Status.FAILED, name
+        assert words.lower() in results[name].error_message.lower(), results[name].error_message
+        assert results[name].trades_created == 0
+    assert Trade.objects.filter(execution__strategy__in=strategies.values()).count() == 0
+    assert (good_run.status, good_run.trades_created) == (Status.COMPLETED, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_duplicate_deliveries_run_once():
+    make_candles()
+    strategy = make_strategy(BUY_WITH_STOPS)
+    for _ in range(3):
+        SubscriptionFactory(strategy=strategy)
+    barrier = threading.Barrier(6)
+    results, errors = [], []
+
+    def deliver():
+        try:
+            barrier.wait()
+            results.append(execution_run(strategy_id=strategy.id, candle_close=CLOSE))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert len([r for r in results if r is not None]) == 1
+    assert StrategyExecution.objects.get().status == Status.COMPLETED
+    assert Trade.objects.count() == 3
+
+
+def test_statements_per_close_do_not_grow_with_subscribers():
+    make_candles()
+    statements = []
+    for subscribers in (2, 25):
+        strategy = make_strategy(BUY_WITH_STOPS)
+        for _ in range(subscribers):
+            subscription = SubscriptionFactory(strategy=strategy, max_positions=3)
+            # One long stopped out by the candle (low 99), one short closed by the BUY.
+            open_trade(subscription, opened_at=CLOSE - PERIOD, stop="99.5", tp="500")
+            open_trade(subscription, opened_at=CLOSE - 2 * PERIOD, side="SELL", stop="500", tp="50")
+        with CaptureQueriesContext(connection) as queries:
+            execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
+        assert execution.trades_created == subscribers
+        assert Trade.objects.filter(execution__strategy=strategy, status="CLOSED").count() == (
+            2 * subscribers
+        )
+        statements.append(len(queries))
+    assert statements[0] == statements[1], statements
+
+
+def test_a_trade_is_closed_and_counted_once():
+    strategy = make_strategy(HOLD)
+    subscription = SubscriptionFactory(strategy=strategy)
+    trade = open_trade(subscription, opened_at=CLOSE - PERIOD, quantity="2", stop="95", tp="110")
+    trade.exit_price, trade.exit_reason, trade.pnl = D("95"), "STOP_LOSS", D("-10")
+    trade.status, trade.closed_at = "CLOSED", CLOSE
+
+    assert book.trades_close([trade]) == [trade]
+    assert book.trades_close([trade]) == []  # a second writer finds it closed already
+
+    subscription.refresh_from_db()
+    assert (subscription.losing_trades, subscription.total_pnl) == (1, D("-10"))
+    trade.refresh_from_db()
+    assert (trade.status, trade.pnl, trade.closed_at) == ("CLOSED", D("-10"), CLOSE)
