@@ -3,8 +3,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from executions.admin import ReadOnlyAdmin
-from tradeplatform.svg import line_chart
 
+from .charts import backtest_equity_svg
 from .metrics import metrics_rows
 from .models import Backtest, BacktestTrade
 
@@ -66,7 +66,7 @@ class BacktestAdmin(ReadOnlyAdmin):
     def total_return(self, backtest: Backtest):
         return (backtest.metrics or {}).get("total_return", "-")
 
-    @admin.display(description="first missing candles (open times)")
+    @admin.display(description="first missing candles (close times)")
     def first_missing_candles(self, backtest: Backtest):
         return ", ".join(backtest.missing_candles[:20]) or "-"
 
@@ -81,14 +81,4 @@ class BacktestAdmin(ReadOnlyAdmin):
 
     @admin.display(description="equity curve")
     def equity_chart(self, backtest: Backtest):
-        points = [(moment[:16].replace("T", " "), value) for moment, value in backtest.equity_curve]
-        capital = backtest.params.get("capital")
-        # line_chart escapes every text it draws.
-        return mark_safe(  # noqa: S308
-            line_chart(
-                points,
-                title="Equity (dashed: the starting capital)",
-                baseline=float(capital) if capital is not None else None,
-                empty_message="No equity curve yet",
-            )
-        )
+        return mark_safe(backtest_equity_svg(backtest))  # noqa: S308 - the chart escapes its texts

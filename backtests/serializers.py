@@ -55,6 +55,14 @@ class BacktestSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
     metrics = serializers.SerializerMethodField()
     equity_curve = serializers.SerializerMethodField()
+    equity_chart_url = serializers.SerializerMethodField(
+        help_text="The equity curve as an SVG chart (GET it with the same credentials)."
+    )
+    message = serializers.CharField(
+        read_only=True,
+        help_text="A readable summary once done; for PARTIAL, how many candles were missing "
+        "and why, first.",
+    )
 
     class Meta:
         model = Backtest
@@ -68,11 +76,13 @@ class BacktestSerializer(serializers.ModelSerializer):
             "end",
             "settings",
             "status",
+            "message",
             "progress_done",
             "progress_total",
             "progress",
             "metrics",
             "equity_curve",
+            "equity_chart_url",
             "missing_candles_count",
             "missing_candles",
             "error_message",
@@ -88,7 +98,7 @@ class BacktestSerializer(serializers.ModelSerializer):
 
     def get_progress(self, backtest: Backtest) -> float:
         """Fraction 0-1 of the candles walked."""
-        if backtest.status == Backtest.Status.COMPLETED:
+        if backtest.status in Backtest.DONE:
             return 1.0
         if not backtest.progress_total:
             return 0.0
@@ -96,6 +106,12 @@ class BacktestSerializer(serializers.ModelSerializer):
 
     def get_metrics(self, backtest: Backtest) -> dict | None:
         return metrics_from_json(backtest.metrics)
+
+    def get_equity_chart_url(self, backtest: Backtest) -> str:
+        return (
+            f"/api/strategy-upload/strategies/{backtest.strategy_id}/backtests/"
+            f"{backtest.id}/equity.svg"
+        )
 
     def get_equity_curve(self, backtest: Backtest) -> list:
         """[[time, equity], …] with equity as a JSON number."""
@@ -109,7 +125,7 @@ class BacktestListSerializer(BacktestSerializer):
         fields = [
             name
             for name in BacktestSerializer.Meta.fields
-            if name not in ("equity_curve", "missing_candles")
+            if name not in ("equity_curve", "missing_candles", "equity_chart_url")
         ]
         read_only_fields = fields
 

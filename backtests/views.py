@@ -1,14 +1,17 @@
 """The backtests of a strategy, under /api/strategy-upload/strategies/:id/backtests."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
-from rest_framework import generics, serializers, status
+from rest_framework import generics, renderers, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from strategies.models import Strategy
+from tradeplatform.renderers import CamelCaseJSONRenderer
 from tradeplatform.schema import answer, schema_generation, uuid_path
 
 from . import selectors, services
+from .charts import backtest_equity_svg
 from .models import Backtest, BacktestTrade
 from .serializers import (
     BacktestInputSerializer,
@@ -143,3 +146,40 @@ class BacktestTradesView(_BacktestMixin, generics.ListAPIView):
         if schema_generation(self):
             return BacktestTrade.objects.none()
         return BacktestTrade.objects.filter(backtest=self.backtest()).order_by("entry_time", "id")
+
+
+class SVGRenderer(renderers.BaseRenderer):
+    media_type = "image/svg+xml"
+    format = "svg"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data.encode() if isinstance(data, str) else data
+
+
+@extend_schema(
+    summary="A backtest's equity curve as an SVG chart",
+    description="The caller's own backtest (anyone else's is 404, as JSON): the equity "
+    "after every candle, the starting capital dashed. An empty chart until it is done.",
+    parameters=[uuid_path("strategy_pk"), uuid_path("id")],
+    responses={(200, "image/svg+xml"): OpenApiTypes.STR},
+)
+class BacktestEquityChartView(_BacktestMixin, generics.GenericAPIView):
+    """GET …/backtests/:id/equity.svg — the chart the admin shows, for the backtest's user."""
+
+    renderer_classes = [SVGRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        # An SVG whatever the Accept header (a browser's image request, an API client's).
+        return super().perform_content_negotiation(request, force=True)
+
+    def get(self, request, *args, **kwargs):
+        return Response(backtest_equity_svg(self.backtest()), content_type="image/svg+xml")
+
+    def handle_exception(self, exc):
+        # Errors keep the JSON error envelope, whatever the chart's own content type.
+        response = super().handle_exception(exc)
+        request = self.request
+        request.accepted_renderer = CamelCaseJSONRenderer()
+        request.accepted_media_type = CamelCaseJSONRenderer.media_type
+        return response

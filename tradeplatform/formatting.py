@@ -7,6 +7,7 @@ keep the stored precision):
 - fractions (risk per trade, win rate, daily loss): percent, up to 2 decimals: `1.5%`.
 """
 
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 CENT = Decimal("0.01")
@@ -42,3 +43,9 @@ def percent_text(value) -> str:
         return "-"
     shown = (number * 100).quantize(CENT, rounding=ROUND_HALF_EVEN).normalize()
     return f"{shown:f}%"
+
+
+def iso_utc(moment: datetime) -> str:
+    """`2026-01-15T15:00:00Z`: ISO 8601 in UTC with `Z`, as the API writes every time."""
+    text = moment.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z"
