@@ -1,19 +1,28 @@
 from django.contrib import admin
+from django.utils.formats import date_format
 from django.utils.html import format_html
+
+from tradeplatform.admin_columns import amount_column, money_column
 
 from .models import StrategyExecution, Trade
 
+QUANTITY = amount_column("quantity")
+ENTRY = amount_column("entry_price", "entry")
+STOP_LOSS = amount_column("stop_loss", "stop-loss")
+TAKE_PROFIT = amount_column("take_profit", "take-profit")
+EXIT = amount_column("exit_price", "exit")
+PNL = money_column("pnl", "PnL")
 TRADE_FIELDS = [
     "subscription",
     "side",
-    "quantity",
-    "entry_price",
-    "stop_loss",
-    "take_profit",
+    QUANTITY,
+    ENTRY,
+    STOP_LOSS,
+    TAKE_PROFIT,
     "status",
-    "exit_price",
+    EXIT,
     "exit_reason",
-    "pnl",
+    PNL,
     "created_at",
     "closed_at",
 ]
@@ -40,12 +49,16 @@ class TradeInline(admin.TabularInline):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by the engine only; operators read it (and may delete it)."""
+    """Written by the engine only: a record operators read, never add, change or delete
+    (no Delete button, no bulk delete)."""
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -101,16 +114,17 @@ class StrategyExecutionAdmin(ReadOnlyAdmin):
 @admin.register(Trade)
 class TradeAdmin(ReadOnlyAdmin):
     list_display = [
-        "symbol",
+        "opened",
+        "user",
+        "strategy",
         "side",
-        "quantity",
-        "entry_price",
-        "stop_loss",
-        "take_profit",
+        QUANTITY,
+        ENTRY,
+        STOP_LOSS,
+        TAKE_PROFIT,
         "status",
         "exit_reason",
-        "pnl",
-        "created_at",
+        PNL,
     ]
     list_filter = ["status", "side", "exit_reason", "symbol"]
     search_fields = ["symbol", "subscription__user__email", "subscription__strategy__code"]
@@ -118,3 +132,15 @@ class TradeAdmin(ReadOnlyAdmin):
     fields = ["id", "execution", *TRADE_FIELDS]
     readonly_fields = fields
     date_hierarchy = "created_at"
+
+    @admin.display(description="opened", ordering="created_at")
+    def opened(self, trade: Trade) -> str:
+        return date_format(trade.created_at, "SHORT_DATETIME_FORMAT")
+
+    @admin.display(description="user", ordering="subscription__user__email")
+    def user(self, trade: Trade) -> str:
+        return trade.subscription.user.email
+
+    @admin.display(description="strategy", ordering="subscription__strategy__code")
+    def strategy(self, trade: Trade) -> str:
+        return trade.subscription.strategy.code

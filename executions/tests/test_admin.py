@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 
 from executions.tests.factories import ExecutionFactory, TradeFactory
@@ -37,3 +39,20 @@ def test_trade_pages_render(admin_client):
     trade = TradeFactory()
     assert admin_client.get("/admin/executions/trade/").status_code == 200
     assert admin_client.get(f"/admin/executions/trade/{trade.pk}/change/").status_code == 200
+
+
+def test_records_have_no_delete_and_trades_show_their_user(admin_client):
+    trade = TradeFactory(quantity=Decimal("0.012500000000"), pnl=Decimal("125.00000002"))
+    execution = trade.execution
+    page = admin_client.get(
+        f"/admin/executions/strategyexecution/{execution.pk}/change/"
+    ).content.decode()
+    assert "deletelink" not in page
+    assert admin_client.get(
+        f"/admin/executions/strategyexecution/{execution.pk}/delete/"
+    ).status_code in (302, 403)
+    listing = admin_client.get("/admin/executions/trade/").content.decode()
+    assert trade.subscription.user.email in listing
+    assert "delete_selected" not in listing
+    assert "0.0125<" in listing and "125.00<" in listing
+    assert "0.012500000000" not in listing and "125.00000002" not in listing
