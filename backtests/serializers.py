@@ -6,8 +6,10 @@ from rest_framework import serializers
 from marketdata.candles import RESOLUTION_CHOICES
 from strategies.serializers import SymbolField
 from subscriptions.serializers import RiskSettingsSerializer
+from tradeplatform.formatting import money_rounded
+from tradeplatform.serializers import money_field, quantity_field
 
-from .metrics import metrics_from_json
+from .metrics import MONEY_KEYS, metrics_from_json
 from .models import Backtest, BacktestTrade
 
 
@@ -105,7 +107,14 @@ class BacktestSerializer(serializers.ModelSerializer):
         return round(backtest.progress_done / backtest.progress_total, 4)
 
     def get_metrics(self, backtest: Backtest) -> dict | None:
-        return metrics_from_json(backtest.metrics)
+        """Money to the cent; ratios and percents as stored."""
+        metrics = metrics_from_json(backtest.metrics)
+        if metrics is None:
+            return None
+        return {
+            key: money_rounded(value) if key in MONEY_KEYS else value
+            for key, value in metrics.items()
+        }
 
     def get_equity_chart_url(self, backtest: Backtest) -> str:
         return (
@@ -115,7 +124,7 @@ class BacktestSerializer(serializers.ModelSerializer):
 
     def get_equity_curve(self, backtest: Backtest) -> list:
         """[[time, equity], …] with equity as a JSON number."""
-        return [[moment, Decimal(value)] for moment, value in backtest.equity_curve]
+        return [[moment, money_rounded(value)] for moment, value in backtest.equity_curve]
 
 
 class BacktestListSerializer(BacktestSerializer):
@@ -131,6 +140,10 @@ class BacktestListSerializer(BacktestSerializer):
 
 
 class BacktestTradeSerializer(serializers.ModelSerializer):
+    quantity = quantity_field()
+    fee = money_field()
+    pnl = money_field(allow_null=True)
+
     class Meta:
         model = BacktestTrade
         fields = ["id", *BacktestTrade.PUBLIC_FIELDS]

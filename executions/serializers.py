@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from tradeplatform.serializers import money_field, quantity_field
+
 from .execution_log import engine_notes_for_author, execution_log_split
 from .models import StrategyExecution, Trade
 
@@ -69,6 +71,8 @@ class TradeSerializer(serializers.ModelSerializer):
     exit_reason = _BlankAsNullChoiceField(
         choices=Trade.ExitReason.choices, allow_null=True, read_only=True
     )
+    quantity = quantity_field()
+    pnl = money_field(allow_null=True)
 
     class Meta:
         model = Trade

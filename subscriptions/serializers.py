@@ -4,7 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
 from strategies.models import Strategy
-from tradeplatform.serializers import RejectUnknownFieldsMixin, positive
+from tradeplatform.serializers import RejectUnknownFieldsMixin, money_field, positive
 
 from .models import StrategySubscription
 from .risk import DEFAULT_LEVERAGE, DEFAULT_MAX_DAILY_LOSS, DEFAULT_MAX_POSITIONS, RISK_FIELDS
@@ -105,6 +105,7 @@ class SubscriptionOutputSerializer(serializers.ModelSerializer):
     broker_credential_id = serializers.UUIDField(read_only=True)
     strategy = SubscriptionStrategySerializer(read_only=True)
     open_trades = serializers.IntegerField(read_only=True, default=None)
+    total_pnl = money_field()
 
     class Meta:
         model = StrategySubscription
@@ -134,7 +135,7 @@ class SubscriptionStatsSerializer(serializers.Serializer):
     winning_trades = serializers.IntegerField()
     losing_trades = serializers.IntegerField()
     win_rate = serializers.FloatField()
-    total_pnl = serializers.DecimalField(max_digits=24, decimal_places=8)
+    total_pnl = money_field()
     open_trades = serializers.IntegerField()
 
     @classmethod

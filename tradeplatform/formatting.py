@@ -20,11 +20,15 @@ def _decimal(value) -> Decimal | None:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def money_text(value) -> str:
+def money_rounded(value) -> Decimal | None:
+    """Money to the cent, half to even (the API's step too)."""
     number = _decimal(value)
-    if number is None:
-        return "-"
-    return f"{number.quantize(CENT, rounding=ROUND_HALF_EVEN):,}"
+    return None if number is None else number.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def money_text(value) -> str:
+    number = money_rounded(value)
+    return "-" if number is None else f"{number:,}"
 
 
 def amount_text(value) -> str:

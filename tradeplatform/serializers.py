@@ -1,10 +1,16 @@
 """Serializer helpers shared by the apps' input serializers."""
 
+from decimal import ROUND_HALF_EVEN, Decimal
+
 from django.core.validators import MinValueValidator
 from django.utils.deconstruct import deconstructible
 from rest_framework import serializers
 
 from tradeplatform.renderers import camel_key
+
+# The steps numbers are sent at (README, "Numbers and times").
+MONEY_STEP = "0.01"
+QUANTITY_STEP = "0.00000001"
 
 # What a browsable-API form posts beside the fields (Django's CSRF token, DRF's overrides).
 _FORM_KEYS = frozenset({"csrfmiddlewaretoken"})
@@ -47,3 +53,29 @@ class GreaterThanValidator(MinValueValidator):
 def positive(message: str) -> GreaterThanValidator:
     """Greater than 0, with the message a person reads."""
     return GreaterThanValidator(0, message)
+
+
+class RoundedDecimalField(serializers.DecimalField):
+    """A read-only Decimal sent rounded to `step` (half to even): the figure a person reads,
+    without the storage's rounding noise (`125.00000002`, `0.012500000000`)."""
+
+    def __init__(self, *, step: str, **kwargs):
+        self.step = Decimal(step)
+        places = max(0, -self.step.as_tuple().exponent)
+        kwargs.setdefault("max_digits", 30)
+        super().__init__(decimal_places=places, read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        if value is None:
+            return None
+        return super().to_representation(Decimal(value).quantize(self.step, ROUND_HALF_EVEN))
+
+
+def money_field(**kwargs) -> RoundedDecimalField:
+    """Money (PnL, fees, equity) on the wire: to the cent, 0.01."""
+    return RoundedDecimalField(step=MONEY_STEP, **kwargs)
+
+
+def quantity_field(**kwargs) -> RoundedDecimalField:
+    """A quantity on the wire: 8 decimals (stored with 12 by the sizing)."""
+    return RoundedDecimalField(step=QUANTITY_STEP, **kwargs)
