@@ -3,6 +3,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from tradeplatform.admin_columns import amount_column, money_column
+from tradeplatform.formatting import amount_text
 
 from .models import StrategyExecution, Trade
 
@@ -88,7 +89,7 @@ class StrategyExecutionAdmin(ReadOnlyAdmin):
         "resolution",
         "candle_close",
         "status",
-        "signal",
+        "signal_shown",
         "subscribers_count",
         "trades_created",
         "error_message",
@@ -103,6 +104,19 @@ class StrategyExecutionAdmin(ReadOnlyAdmin):
     @admin.display(description="strategy", ordering="strategy__code")
     def strategy_code(self, obj: StrategyExecution) -> str:
         return f"{obj.strategy.code} ({obj.symbol}:{obj.resolution}m)"
+
+    @admin.display(description="signal")
+    def signal_shown(self, obj: StrategyExecution) -> str:
+        """The strategy's answer, its numbers to at most 8 decimals (49505.869999999995
+        reads 49505.87); the API gives it as returned."""
+        if not obj.signal:
+            return "-"
+        if not isinstance(obj.signal, dict):
+            return str(obj.signal)
+        return ", ".join(
+            f"{key}: {amount_text(value) if isinstance(value, float) else value}"
+            for key, value in obj.signal.items()
+        )
 
     @admin.display(description="strategy output")
     def output(self, obj: StrategyExecution) -> str | None:

@@ -56,3 +56,12 @@ def test_records_have_no_delete_and_trades_show_their_user(admin_client):
     assert "delete_selected" not in listing
     assert "0.0125<" in listing and "125.00<" in listing
     assert "0.012500000000" not in listing and "125.00000002" not in listing
+
+
+def test_the_signal_reads_without_float_noise(admin_client):
+    execution = ExecutionFactory(signal={"action": "BUY", "stopLoss": 49505.869999999995})
+    page = admin_client.get(
+        f"/admin/executions/strategyexecution/{execution.pk}/change/"
+    ).content.decode()
+    assert "stopLoss: 49505.87" in page
+    assert "49505.869999999995" not in page
