@@ -19,6 +19,7 @@ from .settings_cache import strategy_settings_invalidate
 from .validation import (
     StrategyValidationError,
     normalize_execution_config,
+    normalize_source,
     validate_strategy_source,
 )
 
@@ -116,6 +117,7 @@ def strategy_create(
     tags=None,
     is_public: bool = False,
 ) -> Strategy:
+    strategy_code = normalize_source(strategy_code)
     try:
         validate_strategy_source(strategy_code)
         config = normalize_execution_config(execution_config)
@@ -159,6 +161,7 @@ def strategy_update(*, strategy: Strategy, data: dict) -> Strategy:
     previous_candle = _candle(locked.execution_config)
     try:
         if "strategy_code" in data:
+            data = {**data, "strategy_code": normalize_source(data["strategy_code"])}
             validate_strategy_source(data["strategy_code"])
             if data["strategy_code"] != locked.strategy_code:
                 locked.version = _bump_patch(locked.version)

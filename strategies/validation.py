@@ -51,6 +51,14 @@ def _accepts_two_positional(function: ast.FunctionDef) -> bool:
     return len(positional) >= 2 and len(positional) - len(arguments.defaults) <= 2
 
 
+def normalize_source(source):
+    """Line endings as `\n`: a browser posts a textarea with `\r\n` (the HTML form
+    encoding), and the stored source is what its author reads back."""
+    if not isinstance(source, str):
+        return source
+    return source.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def validate_strategy_source(source: str) -> None:
     """The source must compile and define a top-level `generate_signal(candles, params)`."""
     if not isinstance(source, str) or not source.strip():

@@ -60,6 +60,9 @@ class EnvelopeAutoSchema(AutoSchema):
             if code not in responses:
                 answer = self._get_response_for_code(ErrorSerializer, code)
                 answer["description"] = description
+                # The envelope is JSON whatever the operation's own answer is (an SVG chart).
+                schema = next(iter(answer["content"].values()))
+                answer["content"] = {"application/json": schema}
                 responses[code] = answer
         return responses
 

@@ -78,6 +78,13 @@ def test_a_multi_line_upload_from_the_form_keeps_its_lines(browser, user):
     assert strategy.is_public is False
 
 
+def test_a_browsers_crlf_line_endings_are_stored_as_newlines(browser):
+    # Browsers send a textarea's lines with CRLF (the HTML form encoding).
+    response = browser.post(URL, _form(strategy_code=SOURCE.replace("\n", "\r\n")))
+    assert response.status_code == 201
+    assert Strategy.objects.get(code="browser-upload").strategy_code == SOURCE
+
+
 def test_the_template_itself_uploads(browser):
     response = browser.post(URL, _form(strategy_code=SOURCE_TEMPLATE))
     assert response.status_code == 201
