@@ -71,3 +71,23 @@ def other_client(other_user):
 @pytest.fixture
 def staff_client(staff_user):
     return _client_for(staff_user)
+
+
+@pytest.fixture
+def orders_worker_keys(settings):
+    """This test plays the orders worker: it holds the (development) private key that
+    opens broker credentials. Every other test is a process without it."""
+    settings.BROKER_PRIVATE_KEYS = settings.DEV_BROKER_PRIVATE_KEY_FILE.read_text().split()
+
+
+@pytest.fixture
+def run_close(django_capture_on_commit_callbacks):
+    """`execution_run` as in production: its orders go to the (eager) orders worker after
+    its transaction commits, so their fills are booked when this returns."""
+    from executions.engine import execution_run
+
+    def run(**kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return execution_run(**kwargs)
+
+    return run

@@ -3,8 +3,6 @@ import uuid
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 
-from .fields import EncryptedTextField
-
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -45,18 +43,21 @@ class User(AbstractUser):
 
 
 class BrokerCredential(models.Model):
-    """A user's API key pair for a broker; both halves are encrypted at rest."""
+    """A user's API key pair for a broker; both halves sealed (accounts.crypto): this
+    row never holds a plaintext, and only the orders worker can open it."""
 
     PAPER = "paper"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="broker_credentials")
     broker_name = models.CharField(max_length=50)
-    api_key = EncryptedTextField()
-    api_secret = EncryptedTextField()
-    # The last four characters of the key, kept apart so lists never decrypt anything.
+    api_key_sealed = models.TextField(editable=False)
+    api_secret_sealed = models.TextField(editable=False)
+    # The last four characters of the key, kept apart when sealing: shown instead of the key.
     api_key_last4 = models.CharField(max_length=4, editable=False)
     is_active = models.BooleanField(default=True)
+    # Why the credential stopped trading (an authentication failure), for its owner.
+    inactive_reason = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -66,6 +67,10 @@ class BrokerCredential(models.Model):
     def __str__(self) -> str:
         return f"{self.broker_name} …{self.api_key_last4}"
 
-    def save(self, *args, **kwargs):
-        self.api_key_last4 = (self.api_key or "")[-4:]
-        super().save(*args, **kwargs)
+    def sealed_context(self, field: str) -> str:
+        return sealed_context(self.id, field)
+
+
+def sealed_context(credential_id, field: str) -> str:
+    """What a sealed half of a credential is bound to: its row and its field."""
+    return f"broker-credential:{credential_id}:{field}"

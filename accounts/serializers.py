@@ -109,5 +109,12 @@ class BrokerCredentialOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BrokerCredential
-        fields = ["id", "broker_name", "api_key_last4", "is_active", "created_at"]
+        fields = [
+            "id",
+            "broker_name",
+            "api_key_last4",
+            "is_active",
+            "inactive_reason",
+            "created_at",
+        ]
         read_only_fields = fields

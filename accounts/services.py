@@ -1,4 +1,5 @@
 import functools
+from dataclasses import dataclass, field
 
 from django.contrib.auth import authenticate, password_validation, user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -9,8 +10,10 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from tradeplatform.api import ApplicationError
 
+from . import crypto
 from .lockout import lockout_message
 from .models import BrokerCredential, User
+from .tokens import SessionToken
 
 
 def user_quota_check(*, user: User, used: QuerySet, limit: int, label: str) -> None:
@@ -27,7 +30,8 @@ def tokens_for_user(user: User) -> dict:
     return {"token": str(refresh.access_token), "refresh": str(refresh)}
 
 
-def user_register(*, email: str, password: str) -> User:
+def user_register(*, email: str, password: str, name: str = "") -> User:
+    """`name`: the person's full name, when the client asks for one (the original SPA)."""
     email = User.objects.normalize_email(email).lower()
     if User.objects.filter(email=email).exists():
         raise ApplicationError("User already exists", status_code=409)
@@ -39,7 +43,7 @@ def user_register(*, email: str, password: str) -> User:
         ) from exc
     try:
         with transaction.atomic():
-            return User.objects.create_user(email=email, password=password)
+            return User.objects.create_user(email=email, password=password, first_name=name.strip())
     except IntegrityError as exc:  # a concurrent register of the same email
         raise ApplicationError("User already exists", status_code=409) from exc
 
@@ -91,9 +95,61 @@ def supported_brokers() -> frozenset[str]:
     return frozenset({BrokerCredential.PAPER, *ccxt.exchanges})
 
 
+@dataclass(frozen=True)
+class BrokerSecrets:
+    """An opened credential (orders worker only); its repr never shows the halves."""
+
+    api_key: str = field(repr=False)
+    secret: str = field(repr=False)
+
+
+def broker_credential_seal(*, credential: BrokerCredential, api_key: str, api_secret: str) -> None:
+    """Seal both halves into the (unsaved or re-saved) row and keep the key's last four."""
+    credential.api_key_sealed = crypto.seal(api_key, context=credential.sealed_context("api_key"))
+    credential.api_secret_sealed = crypto.seal(
+        api_secret, context=credential.sealed_context("api_secret")
+    )
+    credential.api_key_last4 = api_key[-4:]
+
+
+def broker_credential_open(*, credential: BrokerCredential) -> BrokerSecrets:
+    """Both halves in the clear. Only the orders worker holds the private key: anywhere
+    else this raises crypto.NoPrivateKey."""
+    return BrokerSecrets(
+        api_key=crypto.unseal(
+            credential.api_key_sealed, context=credential.sealed_context("api_key")
+        ),
+        secret=crypto.unseal(
+            credential.api_secret_sealed, context=credential.sealed_context("api_secret")
+        ),
+    )
+
+
+def broker_credentials_reseal() -> int:
+    """Seal again, to the current public key, every credential sealed to an older one
+    (`manage.py reseal_credentials`, run where the private keys are). Answers how many."""
+    current = crypto.current_key_id()
+    resealed = 0
+    for credential in BrokerCredential.objects.iterator():
+        if crypto.sealed_key_id(credential.api_key_sealed) == current and (
+            crypto.sealed_key_id(credential.api_secret_sealed) == current
+        ):
+            continue
+        secrets = broker_credential_open(credential=credential)
+        broker_credential_seal(
+            credential=credential, api_key=secrets.api_key, api_secret=secrets.secret
+        )
+        credential.save(update_fields=["api_key_sealed", "api_secret_sealed", "api_key_last4"])
+        resealed += 1
+    return resealed
+
+
 def broker_credential_create(
     *, user: User, broker_name: str, api_key: str = "", api_secret: str = ""
 ) -> BrokerCredential:
+    """Check an exchange credential with one signed read-only call (its balance) while its
+    plaintext is still in this request, then store it sealed. The web process never opens
+    a stored credential: the check uses what the user has just sent."""
     broker_name = broker_name.strip().lower()
     if broker_name not in supported_brokers():
         exchanges = sorted(supported_brokers() - {BrokerCredential.PAPER})
@@ -102,12 +158,29 @@ def broker_credential_create(
             f"(simulated fills, no key) or an exchange id: {', '.join(exchanges)}"
         )
         raise ApplicationError(message, details={"broker_name": [message]})
-    if broker_name != BrokerCredential.PAPER and not (api_key and api_secret):
-        message = "An API key and secret are required for an exchange"
+    if broker_name != BrokerCredential.PAPER:
+        if not (api_key and api_secret):
+            message = "An API key and secret are required for an exchange"
+            raise ApplicationError(message, details={"api_key": [message]})
+        _credential_check(broker_name=broker_name, api_key=api_key, api_secret=api_secret)
+    credential = BrokerCredential(user=user, broker_name=broker_name)
+    broker_credential_seal(credential=credential, api_key=api_key, api_secret=api_secret)
+    credential.save()
+    return credential
+
+
+def _credential_check(*, broker_name: str, api_key: str, api_secret: str) -> None:
+    from marketdata.exchanges import CredentialCheck, credential_check
+
+    outcome = credential_check(exchange_id=broker_name, api_key=api_key, secret=api_secret)
+    if outcome is CredentialCheck.INVALID:
+        message = "The exchange refused this API key and secret"
         raise ApplicationError(message, details={"api_key": [message]})
-    return BrokerCredential.objects.create(
-        user=user, broker_name=broker_name, api_key=api_key, api_secret=api_secret
-    )
+    if outcome is CredentialCheck.UNAVAILABLE:
+        raise ApplicationError(
+            "The exchange could not be reached to check this credential; try again",
+            status_code=503,
+        )
 
 
 @transaction.atomic
@@ -122,3 +195,24 @@ def broker_credential_deactivate(*, credential: BrokerCredential) -> BrokerCrede
         locked.is_active = False
         locked.save(update_fields=["is_active"])
     return locked
+
+
+def session_token_for_user(user: User) -> str:
+    """A revocable session token (accounts.tokens) for the original SPA's sign-in."""
+    return str(SessionToken.for_user(user))
+
+
+def session_token_revoke(*, token: str) -> None:
+    """End a session token now. An expired, forged or other kind of token ends by
+    itself (or never was a session): nothing to do."""
+    try:
+        SessionToken(token).blacklist()
+    except TokenError:
+        return
+
+
+def user_rename(*, user: User, name: str) -> User:
+    """Set the person's full name (kept whole in `first_name`)."""
+    user.first_name, user.last_name = name.strip(), ""
+    user.save(update_fields=["first_name", "last_name"])
+    return user

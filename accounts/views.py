@@ -173,10 +173,10 @@ class BrokerCredentialViewSet(
     def get_queryset(self):
         if schema_generation(self):
             return BrokerCredential.objects.none()
-        # `defer` keeps the encrypted columns out of lists: nothing is decrypted to list.
+        # `defer` keeps the sealed columns out of lists: they are of no use to the web.
         return (
             BrokerCredential.objects.filter(user=self.request.user)
-            .defer("api_key", "api_secret")
+            .defer("api_key_sealed", "api_secret_sealed")
             .order_by("-created_at", "-id")
         )
 

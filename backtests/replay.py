@@ -143,7 +143,11 @@ class _Replay:
             count=self.lookback - 1,
         )
         bars = warmup + replay
-        simulation = Simulation(BacktestSettings.from_params(backtest.params), backtest.resolution)
+        simulation = Simulation(
+            BacktestSettings.from_params(backtest.params),
+            backtest.resolution,
+            price_band=settings.SIGNAL_PRICE_BAND,
+        )
         errors: dict[str, int] = {}
         first = len(warmup)
         for chunk_start in range(first, len(bars), CHUNK_CANDLES):

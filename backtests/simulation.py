@@ -7,17 +7,19 @@ the trading core (`executions.trading.rules` and `executions.trading.signal_pars
 
 1. stop-loss / take-profit fills of the open positions within this candle (the stop
    first when the candle touches both: ``rules.exit_for_candle``);
-2. the strategy's signal for this close (``parse_signal``, entry defaulting to the
-   close): EXIT closes every open position at the entry price, BUY/SELL first closes the
-   opposite side there (reason SIGNAL), then opens one position if the subscriber is
-   eligible (``rules.ineligibility_reason``: max positions, max daily loss by UTC day of
-   the close), with the stops and quantity of ``rules.entry_for_signal`` (ATR fallback
+2. the strategy's signal for this close (``parse_signal``: the price is the candle's
+   close, never the strategy's ``entryPrice``; stops outside ``SIGNAL_PRICE_BAND`` of it
+   make the signal invalid): EXIT closes every open position at that price, BUY/SELL
+   first closes the opposite side there (reason SIGNAL), then opens one position if the
+   subscriber is eligible (``rules.ineligibility_reason``: max positions, max daily loss
+   by UTC day of the close), with the stops and quantity of ``rules.entry_for_signal`` (ATR fallback
    over the same lookback window).
 
 What live does not have, a backtest adds on top: ``fee_rate`` x notional on every entry
 and exit fill, and ``slippage`` against the trader on every market fill (entries, signal
 exits, stop-loss fills, the final close; a take-profit is a limit order and fills at its
-price). Sizing uses the signal's entry price, as live does before the broker fills.
+price; a candle that opens beyond a stop or target fills it at the open, as live).
+Sizing uses the close, as live does before the broker fills.
 Capital is the subscriber's fixed capital, as live (no compounding). A position still
 open at the end closes at the last candle's close (reason END) so every trade has a PnL.
 """
@@ -31,7 +33,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from executions.trading import rules
 from executions.trading.enums import Action, ExitReason, Side
-from executions.trading.signal_parser import Signal, SignalError, parse_signal
+from executions.trading.signal_parser import (
+    DEFAULT_PRICE_BAND,
+    Signal,
+    SignalError,
+    parse_signal,
+)
 from marketdata.candles import Bar, resolution_delta
 from subscriptions.risk import RiskSettings
 
@@ -88,6 +95,7 @@ class Simulation:
 
     settings: BacktestSettings
     resolution: int
+    price_band: Decimal = DEFAULT_PRICE_BAND  # SIGNAL_PRICE_BAND, as live
     open_trades: list[SimulatedTrade] = field(default_factory=list)
     closed_trades: list[SimulatedTrade] = field(default_factory=list)
     equity: list[tuple[datetime, Decimal]] = field(default_factory=list)
@@ -119,7 +127,7 @@ class Simulation:
                 self._close(trade, price, reason, candle_close)
         if raw_signal is not None:
             try:
-                signal = parse_signal(raw_signal, last_close=bar.close)
+                signal = parse_signal(raw_signal, last_close=bar.close, band=self.price_band)
             except SignalError:
                 self._note("invalid signal")
             else:

@@ -10,7 +10,6 @@ flushed before and after.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import platform
@@ -51,6 +50,17 @@ def _redis_url() -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{REDIS_DB}", "", ""))
 
 
+def _broker_keys() -> tuple[str, str]:
+    from accounts.crypto import keypair_generate
+
+    return keypair_generate()
+
+
+# A throwaway key pair for broker credentials: every process of a benchmark gets the
+# public half, only an orders worker it starts the private one (BROKER_PRIVATE_KEYS).
+BENCH_BROKER_KEYS = _broker_keys()
+
+
 def bench_env(name: str) -> dict[str, str]:
     """The environment of the benchmark and of every server or worker it starts:
     production settings (DEBUG off) with throwaway secrets, on loopback, without the
@@ -63,7 +73,7 @@ def bench_env(name: str) -> dict[str, str]:
         "REDIS_URL": _redis_url(),
         "SECRET_KEY": secrets.token_urlsafe(50),
         "JWT_SIGNING_KEY": secrets.token_urlsafe(50),
-        "FIELD_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "BROKER_PUBLIC_KEY": BENCH_BROKER_KEYS[1],
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "SECURE_SSL_REDIRECT": "0",
         "SECURE_COOKIES": "0",

@@ -61,6 +61,19 @@ def seed_strategies(count: int, *, prefix: str = "bench", resolution: int = RESO
     )
 
 
+def seed_credentials(users: list, *, broker_name: str, keys: list[tuple[str, str]]) -> list:
+    """One sealed credential per user, (api key, secret) from `keys`, in one INSERT."""
+    from accounts.models import BrokerCredential
+    from accounts.services import broker_credential_seal
+
+    credentials = []
+    for user, (api_key, secret) in zip(users, keys, strict=True):
+        credential = BrokerCredential(user=user, broker_name=broker_name)
+        broker_credential_seal(credential=credential, api_key=api_key, api_secret=secret)
+        credentials.append(credential)
+    return BrokerCredential.objects.bulk_create(credentials, batch_size=2000)
+
+
 def seed_subscribers(pairs: list[tuple[int, object]], *, prefix: str = "trader") -> int:
     """One user (with a paper credential) per distinct user number in `pairs`, and one
     active subscription per (user number, strategy). Answers the subscriptions created."""
@@ -71,15 +84,10 @@ def seed_subscribers(pairs: list[tuple[int, object]], *, prefix: str = "trader")
     users = User.objects.bulk_create(
         User(email=f"{prefix}{n}@bench.example", password="!") for n in numbers
     )
-    credentials = BrokerCredential.objects.bulk_create(
-        BrokerCredential(
-            user=user,
-            broker_name=BrokerCredential.PAPER,
-            api_key=f"paper-key-{n:08d}",
-            api_secret=f"paper-secret-{n:08d}",
-            api_key_last4=f"{n:04d}"[-4:],
-        )
-        for n, user in zip(numbers, users, strict=True)
+    credentials = seed_credentials(
+        users,
+        broker_name=BrokerCredential.PAPER,
+        keys=[(f"paper-key-{n:08d}", f"paper-secret-{n:08d}") for n in numbers],
     )
     by_number = dict(zip(numbers, zip(users, credentials, strict=True), strict=True))
     subscriptions = StrategySubscription.objects.bulk_create(

@@ -35,6 +35,7 @@ from _common import (
     percentile,
     stop,
 )
+from _seed import seed_credentials
 
 TRADES_PER_SUBSCRIPTION = 25  # a month of history: 5,000 trades, 400 of them open
 
@@ -88,15 +89,12 @@ def seed() -> dict:
         user.pk: credential
         for user, credential in zip(
             [subscriber, *others],
-            BrokerCredential.objects.bulk_create(
-                BrokerCredential(
-                    user=user,
-                    broker_name=BrokerCredential.PAPER,
-                    api_key=f"bench-key-{n:06d}",
-                    api_secret=f"bench-secret-{n:06d}",
-                    api_key_last4=f"{n:04d}"[-4:],
-                )
-                for n, user in enumerate([subscriber, *others])
+            seed_credentials(
+                [subscriber, *others],
+                broker_name=BrokerCredential.PAPER,
+                keys=[
+                    (f"bench-key-{n:06d}", f"bench-secret-{n:06d}") for n in range(len(others) + 1)
+                ],
             ),
             strict=True,
         )

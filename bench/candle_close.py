@@ -63,6 +63,8 @@ def open_trades(strategy) -> None:
 
 
 def build(subscribers: int):
+    from _seed import seed_credentials
+
     from accounts.models import BrokerCredential, User
     from marketdata.models import Candle
     from strategies.models import Strategy
@@ -79,11 +81,8 @@ def build(subscribers: int):
     users = User.objects.bulk_create(
         User(email=f"trader{n}@bench.example", password="!") for n in range(subscribers)
     )
-    credentials = BrokerCredential.objects.bulk_create(
-        BrokerCredential(
-            user=user, broker_name="paper", api_key="k", api_secret="s", api_key_last4="k"
-        )
-        for user in users
+    credentials = seed_credentials(
+        users, broker_name=BrokerCredential.PAPER, keys=[("k", "s")] * len(users)
     )
     StrategySubscription.objects.bulk_create(
         StrategySubscription(

@@ -1,11 +1,17 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
+from strategies.enums import MISSED
 from tradeplatform.admin_columns import amount_column, money_column
 from tradeplatform.formatting import amount_text
 
-from .models import StrategyExecution, Trade
+from .models import Order, StrategyExecution, Trade
+from .positions import kill_switch, positions_flatten
+from .selectors import executions_missed
 
 QUANTITY = amount_column("quantity")
 ENTRY = amount_column("entry_price", "entry")
@@ -24,8 +30,31 @@ TRADE_FIELDS = [
     EXIT,
     "exit_reason",
     PNL,
+    "fees",
+    "protected_on_exchange",
     "created_at",
     "closed_at",
+]
+
+ORDER_FIELDS = [
+    "purpose",
+    "side",
+    "type",
+    "reduce_only",
+    "quantity",
+    "price",
+    "trigger_price",
+    "status",
+    "filled_quantity",
+    "average_price",
+    "fee",
+    "exchange_order_id",
+    "client_order_id",
+    "attempts",
+    "last_error",
+    "created_at",
+    "submitted_at",
+    "filled_at",
 ]
 
 
@@ -63,6 +92,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class MissedFilter(admin.SimpleListFilter):
+    title = "missed"
+    parameter_name = "missed"
+
+    def lookups(self, request, model_admin):
+        return [("hour", "Missed in the last hour"), ("all", "Missed, any time")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "hour":
+            return queryset.filter(id__in=executions_missed().values("id"))
+        if self.value() == "all":
+            return queryset.filter(
+                status=StrategyExecution.Status.SKIPPED, error_message__startswith=f"{MISSED}:"
+            )
+        return queryset
+
+
 @admin.register(StrategyExecution)
 class StrategyExecutionAdmin(ReadOnlyAdmin):
     list_display = [
@@ -75,6 +121,7 @@ class StrategyExecutionAdmin(ReadOnlyAdmin):
     ]
     list_filter = [
         "status",
+        MissedFilter,
         ("strategy", admin.RelatedOnlyFieldListFilter),
         "resolution",
         "candle_close",
@@ -95,11 +142,24 @@ class StrategyExecutionAdmin(ReadOnlyAdmin):
         "error_message",
         "output",
         "started_at",
+        "deadline",
+        "applied_at",
         "completed_at",
         "duration_ms",
     ]
     readonly_fields = fields
     inlines = [TradeInline]
+
+    def changelist_view(self, request, extra_context=None):
+        missed = executions_missed().count()
+        if missed:
+            self.message_user(
+                request,
+                f"{missed} candle close(s) missed in the last hour (no run traded them by "
+                "their deadline): filter by “missed” to see which.",
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description="strategy", ordering="strategy__code")
     def strategy_code(self, obj: StrategyExecution) -> str:
@@ -125,8 +185,37 @@ class StrategyExecutionAdmin(ReadOnlyAdmin):
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', obj.execution_log)
 
 
+class OrderInline(admin.TabularInline):
+    """A trade's exchange actions, as the exchange reported them."""
+
+    model = Order
+    fk_name = "trade"
+    fields = ORDER_FIELDS
+    readonly_fields = ORDER_FIELDS
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(description="Flatten: close the selected open trades at market")
+def flatten_trades(modeladmin, request, queryset):
+    closed = positions_flatten(trades=queryset)
+    modeladmin.message_user(request, f"{closed} position(s) closing.", messages.SUCCESS)
+
+
 @admin.register(Trade)
 class TradeAdmin(ReadOnlyAdmin):
+    """Trades with their orders; the flatten action, and the kill switch
+    (/admin/executions/trade/kill-switch/: every subscription paused, every position
+    closed at market, after a confirmation)."""
+
+    actions = [flatten_trades]
+    inlines = [OrderInline]
     list_display = [
         "opened",
         "user",
@@ -158,3 +247,59 @@ class TradeAdmin(ReadOnlyAdmin):
     @admin.display(description="strategy", ordering="subscription__strategy__code")
     def strategy(self, trade: Trade) -> str:
         return trade.subscription.strategy.code
+
+    def get_urls(self):
+        kill = path(
+            "kill-switch/",
+            self.admin_site.admin_view(self.kill_switch_view),
+            name="executions_trade_kill_switch",
+        )
+        return [kill, *super().get_urls()]
+
+    def kill_switch_view(self, request):
+        if not request.user.is_superuser:
+            self.message_user(request, "Only a superuser may pull the kill switch.", messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:executions_trade_changelist"))
+        if request.method == "POST" and request.POST.get("confirm") == "FLATTEN EVERYTHING":
+            paused, closed = kill_switch(operator=request.user.email)
+            self.message_user(
+                request,
+                f"Kill switch: {paused} subscription(s) paused, {closed} position(s) closing.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(reverse("admin:executions_trade_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Kill switch",
+            "open_trades": Trade.objects.filter(status=Trade.Status.OPEN).count(),
+        }
+        return TemplateResponse(request, "admin/executions/kill_switch.html", context)
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "purpose",
+        "symbol",
+        "side",
+        "type",
+        "quantity",
+        "status",
+        "filled_quantity",
+        "average_price",
+        "fee",
+        "attempts",
+        "credential",
+    ]
+    list_filter = ["status", "purpose", "type", "symbol"]
+    search_fields = [
+        "client_order_id",
+        "exchange_order_id",
+        "trade__subscription__user__email",
+        "last_error",
+    ]
+    list_select_related = ["credential"]
+    fields = ["id", "trade", "execution", "credential", *ORDER_FIELDS, "updated_at"]
+    readonly_fields = fields
+    date_hierarchy = "created_at"

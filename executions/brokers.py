@@ -1,17 +1,34 @@
-"""Placing a trade's entry order with the subscriber's broker.
+"""The exchange side of an order: what the orders worker asks a broker, and what it answers.
 
-`get_broker(credential)` answers a `PaperBroker` for paper credentials (fills at the
-price asked, no network) and a `CcxtBroker` for any exchange ccxt knows, which sends a
-market order signed with the subscriber's decrypted key. The key and secret stay inside
-the broker object: never logged, never in an exception message or a repr.
+`get_broker(credential)` gives a `PaperBroker` for paper credentials (a simulated exchange:
+market orders fill at the platform's reference price, protections are watched by the
+platform on the candles) and a `CcxtBroker` for any exchange ccxt knows (signed with the
+credential, which only the orders worker can open).
+
+Every request carries the order row's client order id. A broker call ends one of three ways:
+- an `ExchangeOrder`: the exchange's own account of the order (status, fills, fee);
+- `BrokerRejected`: the exchange definitely did not take it (`BrokerAuthFailed` when the
+  key pair itself was refused);
+- `BrokerAmbiguous`: no answer to judge by (timeout, reset, 5xx, 429): the order may or
+  may not exist, and the caller must look it up by its client order id before anything
+  is sent again.
+
+The key and secret stay inside the broker object: never logged, never in an exception
+message or a repr; exceptions are raised outside ccxt's except blocks, so no chained ccxt
+exception (which holds the signed request) travels with them.
 """
 
 import logging
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Protocol
 
+from django.conf import settings
+
+from accounts.services import broker_credential_open
 from marketdata.exchanges import (
     PAPER,
     ExchangeConfigError,
@@ -22,14 +39,104 @@ from marketdata.exchanges import (
     scrub,
 )
 
+from .ratelimit import rate_limit_wait
 from .trading.enums import Side
 
 logger = logging.getLogger(__name__)
 
+SIDES = tuple(Side.values)
+MARKET, STOP_MARKET, TAKE_PROFIT_MARKET = "MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET"
+# The statuses an exchange answers, named as the platform's Order.Status.
+SUBMITTED, PARTIALLY_FILLED, FILLED = "SUBMITTED", "PARTIALLY_FILLED", "FILLED"
+CANCELLED, REJECTED, EXPIRED = "CANCELLED", "REJECTED", "EXPIRED"
+
 
 class BrokerError(Exception):
-    """The order was not placed (rejected, network, unknown broker). The message is safe
-    to store and show: it never holds a credential."""
+    """A broker call failed. The message is safe to store and show: it never holds a
+    credential."""
+
+
+class BrokerRejected(BrokerError):
+    """The exchange refused: the order does not exist there."""
+
+
+class BrokerAuthFailed(BrokerRejected):
+    """The exchange refused the key pair itself."""
+
+
+class BrokerAmbiguous(BrokerError):
+    """No answer to judge by: the order may exist. Look it up before sending it again."""
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    symbol: str  # the platform's symbol, e.g. BTCUSDT
+    side: str  # BUY or SELL
+    type: str  # MARKET, STOP_MARKET or TAKE_PROFIT_MARKET
+    quantity: Decimal
+    client_order_id: str
+    reduce_only: bool = False
+    trigger_price: Decimal | None = None
+    # The platform's price for the order (a paper market order fills at it).
+    reference_price: Decimal | None = None
+
+    @property
+    def conditional(self) -> bool:
+        return self.type != MARKET
+
+
+@dataclass(frozen=True)
+class ExchangeOrder:
+    exchange_order_id: str
+    status: str
+    filled: Decimal = Decimal(0)
+    average_price: Decimal | None = None
+    fee: Decimal = Decimal(0)
+    client_order_id: str = ""
+
+
+@dataclass(frozen=True)
+class MarketRules:
+    """The exchange's rules for one market, as ccxt reports them (None: no rule)."""
+
+    amount_step: Decimal | None = None
+    price_tick: Decimal | None = None
+    min_amount: Decimal | None = None
+    min_notional: Decimal | None = None
+    quote: str = "USDT"
+    # A contract (swap, future) ties up notional / leverage of margin; spot the notional.
+    contract: bool = False
+
+    def quantity_down(self, quantity: Decimal) -> Decimal:
+        if self.amount_step is None:
+            return quantity
+        return (quantity / self.amount_step).to_integral_value(ROUND_DOWN) * self.amount_step
+
+    def price_rounded(self, price: Decimal) -> Decimal:
+        if self.price_tick is None:
+            return price
+        return (price / self.price_tick).to_integral_value() * self.price_tick
+
+
+class Broker(Protocol):
+    name: str
+    # Stop-loss and take-profit orders rest on the exchange (reduce-only); otherwise the
+    # platform watches the levels on the candles and sends a reduce-only market order.
+    native_protections: bool
+
+    def rules(self, symbol: str) -> MarketRules: ...
+    def free_balance(self, currency: str) -> Decimal | None: ...
+    def submit(self, request: OrderRequest) -> ExchangeOrder: ...
+    def fetch(self, request: OrderRequest) -> ExchangeOrder | None: ...
+    def cancel(self, request: OrderRequest) -> None: ...
+    def positions(self) -> dict[str, Decimal]: ...
+
+
+def _check_order(request: OrderRequest) -> None:
+    if request.side not in SIDES:
+        raise BrokerRejected(f"Unknown order side {request.side!r}")
+    if not request.quantity.is_finite() or request.quantity <= 0:
+        raise BrokerRejected("The order quantity must be positive")
 
 
 @dataclass(frozen=True)
@@ -39,35 +146,70 @@ class Fill:
     external_id: str
 
 
-class Broker(Protocol):
-    name: str
-
-    def place_entry_order(
-        self, *, symbol: str, side: str, quantity: Decimal, price: Decimal
-    ) -> Fill: ...
-
-
-def _check_order(side: str, quantity: Decimal, price: Decimal) -> str:
-    side = side.upper()
-    if side not in Side.values:
-        raise BrokerError(f"Unknown order side {side!r}")
-    if not quantity.is_finite() or quantity <= 0:
-        raise BrokerError("The order quantity must be positive")
-    if not price.is_finite() or price <= 0:
-        raise BrokerError("The order price must be positive")
-    return side
-
-
-class PaperBroker:
-    """Simulated execution: fills the whole quantity at the price asked."""
-
-    name = PAPER
+class _EntryOrderInline:
+    """The engine's inline market entry (until the candle close writes ENTRY orders for
+    the orders worker instead): one market order, answered as a Fill."""
 
     def place_entry_order(
         self, *, symbol: str, side: str, quantity: Decimal, price: Decimal
     ) -> Fill:
-        _check_order(side, quantity, price)
-        return Fill(price=price, quantity=quantity, external_id=f"paper-{uuid.uuid4().hex}")
+        request = OrderRequest(
+            symbol=symbol,
+            side=side.upper(),
+            type=MARKET,
+            quantity=self.rules(symbol).quantity_down(quantity),
+            client_order_id=f"tp{uuid.uuid4().hex}",
+            reference_price=price,
+        )
+        answer = self.submit(request)
+        if not answer.filled:
+            raise BrokerRejected(f"{self.name} order {answer.exchange_order_id} was not filled")
+        return Fill(
+            price=answer.average_price or price,
+            quantity=answer.filled,
+            external_id=answer.exchange_order_id,
+        )
+
+
+class PaperBroker(_EntryOrderInline):
+    """The simulated exchange of paper credentials: a market order fills whole at its
+    reference price (the candle close it was decided on, or the level a watched stop or
+    target was touched at), with `PAPER_FEE_RATE` times the notional as its fee. It holds no
+    state: the platform's book is the paper account, so there is nothing to reconcile."""
+
+    name = PAPER
+    native_protections = False
+
+    def rules(self, symbol: str) -> MarketRules:
+        return MarketRules()
+
+    def free_balance(self, currency: str) -> Decimal | None:
+        return None  # unlimited: the subscription's capital is the only bound
+
+    def submit(self, request: OrderRequest) -> ExchangeOrder:
+        _check_order(request)
+        if request.conditional:
+            raise BrokerRejected("paper protections are watched, not placed")
+        price = request.reference_price
+        if price is None or not price.is_finite() or price <= 0:
+            raise BrokerRejected("a paper order needs a positive reference price")
+        return ExchangeOrder(
+            exchange_order_id=f"paper-{uuid.uuid4().hex}",
+            status=FILLED,
+            filled=request.quantity,
+            average_price=price,
+            fee=request.quantity * price * settings.PAPER_FEE_RATE,
+            client_order_id=request.client_order_id,
+        )
+
+    def fetch(self, request: OrderRequest) -> ExchangeOrder | None:
+        return None  # a paper order is never left ambiguous
+
+    def cancel(self, request: OrderRequest) -> None:
+        return None
+
+    def positions(self) -> dict[str, Decimal]:
+        return {}
 
 
 def _decimal(value) -> Decimal | None:
@@ -77,70 +219,251 @@ def _decimal(value) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-class CcxtBroker:
-    """A market order on a ccxt exchange with the subscriber's key pair."""
+_CCXT_STATUS = {"open": SUBMITTED, "closed": FILLED, "canceled": CANCELLED}
+
+
+class CcxtBroker(_EntryOrderInline):
+    """Orders on a ccxt exchange with the subscriber's key pair: market orders, and
+    reduce-only stop-market / take-profit-market protections where the market is a
+    contract (USD-M futures on the stand-in). Requests wait for the exchange's shared
+    rate limit (`ratelimit`) across every orders-worker process."""
 
     def __init__(self, *, exchange_id: str, api_key: str, secret: str):
         self.name = exchange_id
         self._api_key = api_key
         self._secret = secret
+        self._client = None
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<CcxtBroker {self.name}>"
 
-    def _fail(self, message: str) -> BrokerError:
-        return BrokerError(scrub(message, self._api_key, self._secret))
+    @property
+    def native_protections(self) -> bool:
+        """Reduce-only stop and take-profit orders exist on contract markets (this
+        client's default type); a spot account has no position to reduce."""
+        return self._exchange().options.get("defaultType") in ("swap", "future")
 
-    def place_entry_order(
-        self, *, symbol: str, side: str, quantity: Decimal, price: Decimal
-    ) -> Fill:
-        import ccxt
+    def _fail(self, cls, message: str) -> BrokerError:
+        return cls(scrub(message, self._api_key, self._secret))
 
-        side = _check_order(side, quantity, price)
-        failure = None
-        try:
+    def _exchange(self):
+        if self._client is None:
             exchange = ccxt_exchange(self.name, api_key=self._api_key, secret=self._secret)
             # The market list is public: borrow the shared client's instead of loading it
-            # again for every order.
+            # again for every credential.
             exchange.set_markets(public_exchange(self.name).load_markets())
-            market = market_symbol(exchange, symbol)
-            # ccxt takes the amount as a number and rounds it to the market's lot size.
-            order = exchange.create_order(market, "market", side.lower(), float(quantity))
-        except ExchangeConfigError as exc:
-            failure = str(exc)
-        except ccxt.BaseError as exc:
-            failure = f"{self.name} rejected the order: {type(exc).__name__}: {exc}"
-        if failure is not None:
-            # Raised outside the except block: no chained ccxt exception (which holds the
-            # signed request) travels with it.
-            raise self._fail(failure)
-        filled = _decimal(order.get("filled"))
-        if filled is not None and filled <= 0:
-            raise self._fail(f"{self.name} order {order.get('id')} was not filled")
-        fill_price = _decimal(order.get("average"))
-        cost = _decimal(order.get("cost"))
-        if fill_price is None and cost and filled:
-            fill_price = cost / filled
-        if fill_price is None or filled is None:
-            logger.warning(
-                "%s order %s reported no fill; assuming the asked price and quantity",
-                self.name,
-                order.get("id"),
-            )
-        return Fill(
-            price=fill_price or price,
-            quantity=filled or quantity,
-            external_id=str(order.get("id") or ""),
+            self._client = exchange
+        return self._client
+
+    def _call(self, what: str, method: str, *args, **kwargs):
+        """One signed request, classified: BrokerAuthFailed / BrokerRejected /
+        BrokerAmbiguous, raised outside the except block."""
+        import ccxt
+
+        failure = None
+        with self._lock:
+            try:
+                exchange = self._exchange()
+                rate_limit_wait(self.name)
+                return getattr(exchange, method)(*args, **kwargs)
+            except ExchangeConfigError as exc:
+                failure = (BrokerRejected, str(exc))
+            except (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended) as exc:
+                failure = (BrokerAuthFailed, f"{self.name} refused the API key: {exc}")
+            except ccxt.OrderNotFound as exc:
+                failure = (_NotFound, str(exc))
+            except ccxt.InsufficientFunds as exc:
+                failure = (BrokerRejected, f"{self.name}: insufficient balance: {exc}")
+            except ccxt.ExchangeError as exc:
+                failure = (
+                    BrokerRejected,
+                    f"{self.name} rejected {what}: {type(exc).__name__}: {exc}",
+                )
+            except ccxt.BaseError as exc:
+                failure = (
+                    BrokerAmbiguous,
+                    f"{self.name} gave no answer to {what}: {type(exc).__name__}: {exc}",
+                )
+        raise self._fail(*failure)
+
+    def _symbol(self, symbol: str) -> str:
+        return market_symbol(self._exchange(), symbol)
+
+    def rules(self, symbol: str) -> MarketRules:
+        exchange = self._exchange()
+        market = exchange.market(self._symbol(symbol))
+        precision, limits = market.get("precision") or {}, market.get("limits") or {}
+
+        def step(value) -> Decimal | None:
+            if value is None:
+                return None
+            import ccxt
+
+            if exchange.precisionMode == ccxt.TICK_SIZE:
+                return _decimal(value)
+            return Decimal(1).scaleb(-int(value))
+
+        return MarketRules(
+            amount_step=step(precision.get("amount")),
+            price_tick=step(precision.get("price")),
+            min_amount=_decimal((limits.get("amount") or {}).get("min")),
+            min_notional=_decimal((limits.get("cost") or {}).get("min")),
+            quote=market.get("settle") or market["quote"],
+            contract=bool(market.get("contract")),
         )
+
+    def free_balance(self, currency: str) -> Decimal | None:
+        balance = self._call("the balance", "fetch_balance")
+        return _decimal((balance.get(currency) or {}).get("free"))
+
+    def _params(self, request: OrderRequest) -> dict:
+        params = {"clientOrderId": request.client_order_id}
+        if request.reduce_only and self.native_protections:
+            # A spot account has no position to reduce: a closing sell is a plain sell.
+            params["reduceOnly"] = True
+        if request.type == STOP_MARKET:
+            params["stopLossPrice"] = str(request.trigger_price)
+        elif request.type == TAKE_PROFIT_MARKET:
+            params["takeProfitPrice"] = str(request.trigger_price)
+        return params
+
+    def submit(self, request: OrderRequest) -> ExchangeOrder:
+        _check_order(request)
+        symbol = self._symbol(request.symbol)
+        # The quantity is already rounded down to the market's step (orders.order_rules_check):
+        # its exact decimal string is what goes out.
+        order = self._call(
+            "the order",
+            "create_order",
+            symbol,
+            "market",
+            request.side.lower(),
+            str(request.quantity),
+            None,
+            self._params(request),
+        )
+        return self._answer(order, symbol)
+
+    def fetch(self, request: OrderRequest) -> ExchangeOrder | None:
+        """The order with this client order id, or None when the exchange has none."""
+        symbol = self._symbol(request.symbol)
+        params = {"clientOrderId": request.client_order_id}
+        if request.conditional:
+            params["trigger"] = True
+        try:
+            order = self._call("the lookup", "fetch_order", None, symbol, params)
+        except _NotFound:
+            return None
+        return self._answer(order, symbol)
+
+    def cancel(self, request: OrderRequest) -> None:
+        symbol = self._symbol(request.symbol)
+        params = {"clientOrderId": request.client_order_id}
+        if request.conditional:
+            params["trigger"] = True
+        try:
+            self._call("the cancel", "cancel_order", None, symbol, params)
+        except _NotFound:
+            return None  # gone already (filled or cancelled): the caller fetches to know which
+
+    def positions(self) -> dict[str, Decimal]:
+        """Net signed position per platform symbol (contracts; spot has none)."""
+        rows = self._call("the positions", "fetch_positions")
+        positions = {}
+        for row in rows:
+            contracts = _decimal(row.get("contracts")) or Decimal(0)
+            if contracts:
+                signed = contracts if row.get("side") == "long" else -contracts
+                market_id = (row.get("info") or {}).get("symbol") or row["symbol"]
+                positions[market_id] = positions.get(market_id, Decimal(0)) + signed
+        return positions
+
+    def _answer(self, order: dict, symbol: str) -> ExchangeOrder:
+        info = order.get("info") or {}
+        status = _CCXT_STATUS.get(order.get("status"))
+        if status is None:
+            status = {"rejected": REJECTED, "expired": EXPIRED}.get(order.get("status"), SUBMITTED)
+        filled = _decimal(order.get("filled")) or Decimal(0)
+        actual = info.get("actualOrderId")
+        if status == FILLED and not filled and actual:
+            # A triggered conditional order (Binance's algo service): the fills are on the
+            # market order it became.
+            return self._answer(
+                self._call("the lookup", "fetch_order", str(actual), symbol), symbol
+            )
+        if status == SUBMITTED and filled:
+            status = PARTIALLY_FILLED
+        if status in (CANCELLED, EXPIRED) and filled:
+            status = PARTIALLY_FILLED if status == CANCELLED else status
+        average = _decimal(order.get("average"))
+        cost = _decimal(order.get("cost"))
+        if average is None and cost and filled:
+            average = cost / filled
+        fee = Decimal(0)
+        if filled:
+            fee = self._fee(order, symbol)
+        return ExchangeOrder(
+            exchange_order_id=str(order.get("id") or ""),
+            status=status,
+            filled=filled,
+            average_price=average,
+            fee=fee,
+            client_order_id=str(order.get("clientOrderId") or ""),
+        )
+
+    def _fee(self, order: dict, symbol: str) -> Decimal:
+        """The order's fee in the quote currency: the order's own when it reports one,
+        else the sum over its trades."""
+        reported = (order.get("fee") or {}).get("cost")
+        if reported is not None:
+            return _decimal(reported) or Decimal(0)
+        # fetchOrderTrades is spot-only on Binance: the account's trades of this order.
+        trades = self._call(
+            "the fills", "fetch_my_trades", symbol, None, None, {"orderId": str(order["id"])}
+        )
+        return sum(
+            (_decimal((trade.get("fee") or {}).get("cost")) or Decimal(0) for trade in trades),
+            Decimal(0),
+        )
+
+
+class _NotFound(BrokerRejected):
+    """The exchange has no such order (internal to CcxtBroker's lookups)."""
+
+
+# Opened credentials, one client each, kept by the orders worker between orders: building
+# a ccxt client costs more than the order. Bounded; a credential's entry goes when it is
+# deactivated (`broker_forget`).
+_BROKERS: "OrderedDict[str, CcxtBroker]" = OrderedDict()
+_BROKERS_LOCK = threading.Lock()
+_BROKERS_MAX = 4096
+_PAPER_BROKER = PaperBroker()
 
 
 def get_broker(credential) -> Broker:
-    """The broker for an `accounts.BrokerCredential` (decrypted on access by its fields)."""
+    """The broker for an `accounts.BrokerCredential`, opened with the orders worker's
+    private key (anywhere else opening raises crypto.NoPrivateKey)."""
     name = (credential.broker_name or "").strip().lower()
     if name == PAPER:
-        return PaperBroker()
-    if name in exchange_ids():
-        return CcxtBroker(
-            exchange_id=name, api_key=credential.api_key, secret=credential.api_secret
-        )
-    raise BrokerError(f"Unsupported broker {credential.broker_name!r}")
+        return _PAPER_BROKER
+    if name not in exchange_ids():
+        raise BrokerRejected(f"Unsupported broker {credential.broker_name!r}")
+    key = str(credential.id)
+    with _BROKERS_LOCK:
+        broker = _BROKERS.get(key)
+        if broker is not None:
+            _BROKERS.move_to_end(key)
+            return broker
+    secrets = broker_credential_open(credential=credential)
+    broker = CcxtBroker(exchange_id=name, api_key=secrets.api_key, secret=secrets.secret)
+    with _BROKERS_LOCK:
+        _BROKERS[key] = broker
+        while len(_BROKERS) > _BROKERS_MAX:
+            _BROKERS.popitem(last=False)
+    return broker
+
+
+def broker_forget(credential_id) -> None:
+    with _BROKERS_LOCK:
+        _BROKERS.pop(str(credential_id), None)

@@ -3,23 +3,10 @@
 from django.conf import settings
 from django.core.checks import Error, register
 
-# Time to write the trades and finish the row after the sandbox returns.
-LOCK_MARGIN_SECONDS = 10
-
 
 @register("executions")
 def execution_settings_check(app_configs=None, **kwargs) -> list[Error]:
     errors = []
-    lock_floor = settings.SANDBOX_WALL_SECONDS + LOCK_MARGIN_SECONDS
-    if lock_floor >= settings.EXECUTION_LOCK_TIMEOUT:
-        errors.append(
-            Error(
-                f"EXECUTION_LOCK_TIMEOUT ({settings.EXECUTION_LOCK_TIMEOUT}s) must be longer "
-                f"than SANDBOX_WALL_SECONDS + {LOCK_MARGIN_SECONDS}s ({lock_floor}s).",
-                hint="The lock would expire while the strategy still runs.",
-                id="executions.E001",
-            )
-        )
     visibility = (settings.CELERY_BROKER_TRANSPORT_OPTIONS or {}).get("visibility_timeout", 3600)
     if visibility <= settings.CELERY_TASK_TIME_LIMIT:
         errors.append(
@@ -36,6 +23,14 @@ def execution_settings_check(app_configs=None, **kwargs) -> list[Error]:
                 "CELERY_WORKER_PREFETCH_MULTIPLIER must be 1.",
                 hint="A worker busy with a slow strategy must not hold other runs back.",
                 id="executions.E003",
+            )
+        )
+    if not 0 < settings.SIGNAL_PRICE_BAND < 1:
+        errors.append(
+            Error(
+                f"SIGNAL_PRICE_BAND ({settings.SIGNAL_PRICE_BAND}) must lie between 0 and 1.",
+                hint="It is the fraction of the price a stop-loss or take-profit may lie from it.",
+                id="executions.E004",
             )
         )
     return errors

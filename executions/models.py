@@ -8,6 +8,7 @@ from strategies.enums import ExecutionStatus
 from strategies.models import Strategy
 from subscriptions.enums import TradeStatus
 from subscriptions.models import StrategySubscription
+from tradeplatform.formatting import amount_text
 
 from .trading.enums import ExitReason, Side
 
@@ -36,6 +37,12 @@ class StrategyExecution(models.Model):
     error_message = models.TextField(blank=True, default="")
     execution_log = models.TextField(blank=True, default="")
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The run that owns the row while it is RUNNING (engine.fence): only it may end it.
+    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    # Past this moment the close may no longer trade (set by the tick; None: no limit).
+    deadline = models.DateTimeField(null=True, blank=True)
+    # When the close's trading step committed (engine.ordering): closes apply in order.
+    applied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-candle_close"]
@@ -78,8 +85,13 @@ class Trade(models.Model):
     take_profit = models.DecimalField(**PRICE, null=True, blank=True)
     exit_price = models.DecimalField(**PRICE, null=True, blank=True)
     exit_reason = models.CharField(max_length=12, choices=ExitReason.choices, blank=True)
-    status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.OPEN)
+    # Net of fees; with live or paper orders, from the fills (executions.orders).
     pnl = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    fees = models.DecimalField(max_digits=24, decimal_places=8, default=0)
+    # Its stop-loss and take-profit rest on the exchange (reduce-only orders), which
+    # closes it; otherwise the engine watches them on the candles.
+    protected_on_exchange = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -99,4 +111,96 @@ class Trade(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.side} {self.quantity} {self.symbol} @ {self.entry_price} ({self.status})"
+        quantity, price = amount_text(self.quantity), amount_text(self.entry_price)
+        return f"{self.side} {quantity} {self.symbol} @ {price} ({self.status})"
+
+
+class Order(models.Model):
+    """One exchange action of a trade: its entry, its protective stop-loss and
+    take-profit, or its exit. Written NEW (in the candle-close transaction for entries),
+    sent by the orders worker after commit, and kept equal to what the exchange says.
+
+    Status: NEW (never sent) → SUBMITTED (sent, or possibly sent: the exchange is asked
+    by client order id before anything is sent again) → PARTIALLY_FILLED → FILLED, or
+    CANCELLED / REJECTED / EXPIRED. The client order id is derived from the row's id, so
+    every attempt for the row carries the same one.
+    """
+
+    class Purpose(models.TextChoices):
+        ENTRY = "ENTRY"
+        STOP_LOSS = "STOP_LOSS"
+        TAKE_PROFIT = "TAKE_PROFIT"
+        EXIT = "EXIT"
+
+    class Type(models.TextChoices):
+        MARKET = "MARKET"
+        STOP_MARKET = "STOP_MARKET"
+        TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
+
+    class Status(models.TextChoices):
+        NEW = "NEW"
+        SUBMITTED = "SUBMITTED"
+        PARTIALLY_FILLED = "PARTIALLY_FILLED"
+        FILLED = "FILLED"
+        CANCELLED = "CANCELLED"
+        REJECTED = "REJECTED"
+        EXPIRED = "EXPIRED"
+
+    ACTIVE = (Status.NEW, Status.SUBMITTED, Status.PARTIALLY_FILLED)
+    FINAL = (Status.FILLED, Status.CANCELLED, Status.REJECTED, Status.EXPIRED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    trade = models.ForeignKey(Trade, on_delete=models.CASCADE, related_name="orders")
+    # The execution that decided it (None: the platform's own: a flatten, a cancel).
+    execution = models.ForeignKey(
+        StrategyExecution, on_delete=models.SET_NULL, null=True, blank=True, related_name="orders"
+    )
+    credential = models.ForeignKey(
+        "accounts.BrokerCredential", on_delete=models.PROTECT, related_name="orders"
+    )
+    purpose = models.CharField(max_length=11, choices=Purpose.choices)
+    symbol = models.CharField(max_length=30)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    type = models.CharField(max_length=18, choices=Type.choices, default=Type.MARKET)
+    reduce_only = models.BooleanField(default=False)
+    quantity = models.DecimalField(**QUANTITY)
+    # The platform's price when it decided (a paper market order fills at it).
+    price = models.DecimalField(**PRICE, null=True, blank=True)
+    trigger_price = models.DecimalField(**PRICE, null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    filled_quantity = models.DecimalField(**QUANTITY, default=0)
+    average_price = models.DecimalField(**PRICE, null=True, blank=True)
+    fee = models.DecimalField(max_digits=24, decimal_places=8, default=0)
+    exchange_order_id = models.CharField(max_length=64, blank=True)
+    client_order_id = models.CharField(max_length=36, unique=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0)  # times sent
+    # Lookups since the last send that found no such order on the exchange.
+    missed_lookups = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    filled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["trade", "purpose"]),
+            models.Index(fields=["credential", "status"]),
+            models.Index(fields=["status", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        quantity = amount_text(self.quantity)
+        return f"{self.purpose} {self.side} {quantity} {self.symbol} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        if not self.client_order_id:
+            self.client_order_id = client_order_id(self.id)
+        super().save(*args, **kwargs)
+
+
+def client_order_id(order_id) -> str:
+    """The client order id of an order row: "tp" + its UUID's 32 hex digits (34 characters,
+    within Binance's 36 and its alphabet)."""
+    return f"tp{order_id.hex}"

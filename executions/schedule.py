@@ -3,8 +3,9 @@
 
 One crontab per resolution, in UTC, firing at the candle boundary; each entry expires
 well within its period so a backlog (beat running while workers are down) never runs a
-tick for a candle a newer one has replaced. Plus the reapers of stale executions and backtests and a
-periodic rebuild of the candle registry from the database.
+tick for a candle a newer one has replaced. Plus the reapers of stale executions and
+backtests, a periodic rebuild of the candle registry from the database, and the
+reconciliation of orders and positions with the exchanges (every minute, `orders` queue).
 """
 
 import json
@@ -26,6 +27,7 @@ RESOLUTION_CRONTABS = {
 REAPER_NAME = "executions: reap stale executions"
 BACKTEST_REAPER_NAME = "backtests: reap stale backtests"
 REGISTRY_RECONCILE_NAME = "strategies: reconcile the candle registry"
+ORDERS_RECONCILE_NAME = "executions: reconcile orders and positions with the exchanges"
 assert set(RESOLUTION_CRONTABS) == set(RESOLUTIONS)
 
 
@@ -87,28 +89,23 @@ def periodic_tasks_setup() -> list[str]:
         )
         for resolution, (minute, hour) in RESOLUTION_CRONTABS.items()
     ]
-    names.append(
+    # Every minute, the rows a lost worker left RUNNING become FAILED. The backtests app (a
+    # floor above) has its own reaper task: named here, not imported, so the one schedule
+    # lives in one place.
+    names += [
         _periodic_task(
-            name=REAPER_NAME,
-            task="executions.reap_stale_executions",
+            name=name,
+            task=task,
             crontab=_crontab("*", "*"),
             args=[],
             expire_seconds=50,
-            description="Mark executions left RUNNING by a lost worker as FAILED.",
+            description=f"Mark {rows} left RUNNING by a lost worker as FAILED.",
         )
-    )
-    # The backtests app (a floor above) has its own reaper; named here, not imported, so
-    # the one schedule lives in one place.
-    names.append(
-        _periodic_task(
-            name=BACKTEST_REAPER_NAME,
-            task="backtests.reap_stale_backtests",
-            crontab=_crontab("*", "*"),
-            args=[],
-            expire_seconds=50,
-            description="Mark backtests left RUNNING by a lost worker as FAILED.",
+        for name, task, rows in (
+            (REAPER_NAME, "executions.reap_stale_executions", "executions"),
+            (BACKTEST_REAPER_NAME, "backtests.reap_stale_backtests", "backtests"),
         )
-    )
+    ]
     # A registry write that failed after its commit (Redis away) or lost a race between a
     # cancel and a subscribe is mended here: PostgreSQL is the source of truth.
     names.append(
@@ -119,6 +116,17 @@ def periodic_tasks_setup() -> list[str]:
             args=[],
             expire_seconds=240,
             description="Rebuild the Redis candle registry from the database.",
+        )
+    )
+    # The book against each exchange: unfinished orders looked up, positions compared.
+    names.append(
+        _periodic_task(
+            name=ORDERS_RECONCILE_NAME,
+            task="executions.orders_reconcile",
+            crontab=_crontab("*", "*"),
+            args=[],
+            expire_seconds=50,
+            description="Look up unfinished orders and compare positions, per credential.",
         )
     )
     return names

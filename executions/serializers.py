@@ -3,7 +3,7 @@ from rest_framework import serializers
 from tradeplatform.serializers import money_field, quantity_field
 
 from .execution_log import engine_notes_for_author, execution_log_split
-from .models import StrategyExecution, Trade
+from .models import Order, StrategyExecution, Trade
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
@@ -90,7 +90,42 @@ class TradeSerializer(serializers.ModelSerializer):
             "exit_reason",
             "status",
             "pnl",
+            "fees",
             "created_at",
             "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    """An exchange action of one of the caller's trades, as the exchange reported it."""
+
+    trade_id = serializers.UUIDField(read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "trade_id",
+            "purpose",
+            "symbol",
+            "side",
+            "type",
+            "reduce_only",
+            "quantity",
+            "price",
+            "trigger_price",
+            "status",
+            "filled_quantity",
+            "average_price",
+            "fee",
+            "exchange_order_id",
+            "client_order_id",
+            "attempts",
+            "last_error",
+            "created_at",
+            "submitted_at",
+            "updated_at",
+            "filled_at",
         ]
         read_only_fields = fields

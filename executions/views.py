@@ -13,8 +13,9 @@ from subscriptions.selectors import NOT_FOUND as SUBSCRIPTION_NOT_FOUND
 from tradeplatform.api import ApplicationError
 from tradeplatform.schema import schema_generation, uuid_path
 
-from .models import StrategyExecution, Trade
-from .serializers import ExecutionSerializer, TradeSerializer
+from . import selectors
+from .models import Order, StrategyExecution, Trade
+from .serializers import ExecutionSerializer, OrderSerializer, TradeSerializer
 
 
 def _owned_or_404(queryset, pk, message: str) -> None:
@@ -30,7 +31,7 @@ class _HistoryView(generics.ListAPIView):
     """A paginated history of one object the caller owns; `?status=` narrows it."""
 
     permission_classes = [IsAuthenticated]
-    model: type[Trade] | type[StrategyExecution]
+    model: type[Trade] | type[StrategyExecution] | type[Order]
     ordering: tuple[str, ...]
 
     def owner_rows(self):
@@ -113,3 +114,23 @@ class StrategyExecutionsView(_HistoryView):
     def get_serializer_context(self):
         # owner_rows() has checked the caller is the strategy's author (or staff).
         return {**super().get_serializer_context(), "author_view": True}
+
+
+@extend_schema(
+    summary="The caller's orders, newest first; ?status=, ?tradeId=, ?subscriptionId=",
+)
+class OrdersView(_HistoryView):
+    """GET /api/orders — every exchange action of the caller's trades (entries,
+    protections, exits) with its fills, fee and last error; their own only."""
+
+    serializer_class = OrderSerializer
+    envelope_key = "orders"
+    model = Order
+    ordering = ("-created_at", "-id")
+
+    def owner_rows(self):
+        return selectors.orders_of_user(
+            user=self.request.user,
+            trade_id=self.request.query_params.get("tradeId"),
+            subscription_id=self.request.query_params.get("subscriptionId"),
+        )

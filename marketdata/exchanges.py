@@ -9,6 +9,7 @@ every client (e.g. `{"options": {"fetchMarkets": {"types": ["spot"]}}}` for bina
 exchange's, keeping the path (a local stand-in exchange, a recording proxy).
 """
 
+import enum
 import json
 import logging
 import re
@@ -25,6 +26,7 @@ TIMEFRAMES = {1: "1m", 5: "5m", 15: "15m", 30: "30m", 60: "1h", 240: "4h", 1440:
 
 # ccxt logs every request at DEBUG with its headers (the API key) and its signed body. Its
 # clients log here instead, and this logger never passes DEBUG on, whatever LOG_LEVEL says.
+logger = logging.getLogger(__name__)
 _ccxt_logger = logging.getLogger("marketdata.exchanges.ccxt")
 _ccxt_logger.setLevel(logging.INFO)
 
@@ -97,20 +99,47 @@ def public_exchange(exchange_id: str):
 
 
 def market_symbol(exchange, symbol: str) -> str:
-    """The exchange's unified spot symbol for ours: BTCUSDT → BTC/USDT. Loads the markets
+    """The exchange's unified symbol for ours, in the client's default market type:
+    BTCUSDT → BTC/USDT on spot, BTC/USDT:USDT on a USD-M swap client. Loads the markets
     (once per client)."""
     if "/" in symbol:
         return symbol
     markets = exchange.load_markets()
-    candidates = [m for m in exchange.markets_by_id.get(symbol, []) if m.get("spot")]
+    kind = exchange.options.get("defaultType") or "spot"
+    candidates = [m for m in exchange.markets_by_id.get(symbol, []) if m.get("type") == kind]
     if not candidates:
         compact = symbol.upper()
         candidates = [
-            m for m in markets.values() if m.get("spot") and f"{m['base']}{m['quote']}" == compact
+            m
+            for m in markets.values()
+            if m.get("type") == kind and f"{m['base']}{m['quote']}" == compact
         ]
     if not candidates:
-        raise ExchangeConfigError(f"{exchange.id} has no spot market for {symbol}")
+        raise ExchangeConfigError(f"{exchange.id} has no {kind} market for {symbol}")
     return candidates[0]["symbol"]
+
+
+class CredentialCheck(enum.Enum):
+    VALID = "valid"
+    INVALID = "invalid"  # the exchange refused the key pair
+    UNAVAILABLE = "unavailable"  # no answer to judge by (network, exchange down)
+
+
+def credential_check(*, exchange_id: str, api_key: str, secret: str) -> CredentialCheck:
+    """One signed read-only call (the balance) with a key pair: does the exchange accept
+    it? Nothing of the answer is kept or logged but its error class."""
+    import ccxt
+
+    try:
+        exchange = ccxt_exchange(exchange_id, api_key=api_key, secret=secret)
+        exchange.set_markets(public_exchange(exchange_id).load_markets())
+        exchange.fetch_balance()
+    except (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended):
+        return CredentialCheck.INVALID
+    except (ccxt.BaseError, ExchangeConfigError) as exc:
+        logger.warning("credential check on %s got no answer: %s", exchange_id, type(exc).__name__)
+        return CredentialCheck.UNAVAILABLE
+    return CredentialCheck.VALID
 
 
 _SIGNATURE = re.compile(r"(signature=)[0-9a-fA-F]+")

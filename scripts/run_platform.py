@@ -1,4 +1,5 @@
-"""`make run`: prepare the database and start web, worker and beat under honcho.
+"""`make run`: prepare the database and start web, the workers (candle closes, backtests,
+orders) and beat under honcho.
 
 Steps, each idempotent, so a second `make run` reuses the data of the first:
 migrate, collectstatic, the Celery Beat schedule (`setup_periodic_tasks`), the demo data
@@ -7,7 +8,7 @@ candle registry in Redis (`rebuild_registry`: Redis may be new even when the dat
 not), then `honcho start -f Procfile` until Ctrl-C.
 
 Ctrl-C (or SIGTERM) is handed to honcho, which sends SIGTERM to each process group it
-started (gunicorn, the Celery worker, Celery beat) and SIGKILL to what is left after 5 s;
+started (gunicorn, the Celery workers, Celery beat) and SIGKILL to what is left after 5 s;
 this script returns when honcho has.
 """
 

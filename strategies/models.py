@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from .risk import DEFAULT_COLUMNS
+
 
 class Strategy(models.Model):
     """An author's uploaded strategy. `execution_config` holds
@@ -24,6 +26,17 @@ class Strategy(models.Model):
     is_marketplace = models.BooleanField(default=False)
     subscriber_count = models.PositiveIntegerField(default=0)
     tags = models.CharField(max_length=500, blank=True, default="")
+    # The author's recommended risk settings (strategies.risk): a subscription that omits
+    # one takes it; null means the platform default. Subscribers need `min_capital` at least.
+    default_risk_per_trade = models.DecimalField(
+        max_digits=10, decimal_places=6, null=True, blank=True
+    )
+    default_leverage = models.PositiveSmallIntegerField(null=True, blank=True)
+    default_max_positions = models.PositiveIntegerField(null=True, blank=True)
+    default_max_daily_loss = models.DecimalField(
+        max_digits=10, decimal_places=6, null=True, blank=True
+    )
+    min_capital = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -49,3 +62,7 @@ class Strategy(models.Model):
     @property
     def lookback_period(self) -> int:
         return int(self.execution_config.get("lookbackPeriod", 100))
+
+    def recommended(self, name: str):
+        """The author's recommended value of the risk setting `name` (None: none)."""
+        return getattr(self, DEFAULT_COLUMNS[name])

@@ -3,8 +3,9 @@
 Redis holds, as the seed describes, one set `candle:{SYMBOL}:{RESOLUTION}:strategies` of
 strategy ids per candle and the set `active:candles` of `SYMBOL:RESOLUTION` keys that have
 at least one strategy. PostgreSQL is the source of truth: a strategy is registered while it
-is active and has an active subscription, and `registry_rebuild()` repopulates Redis from
-it (after a FLUSHDB, a Redis restart, or on demand with `manage.py rebuild_registry`).
+is active and has an active subscription or an open trade (`strategy_runnable`), and
+`registry_rebuild()` repopulates Redis from it (after a FLUSHDB, a Redis restart, or on
+demand with `manage.py rebuild_registry`).
 
 Reads go through a short-lived in-process cache first (two-level read); writes in this
 process clear it, other processes see a change within `LOCAL_TTL_SECONDS`.
@@ -15,7 +16,7 @@ import time
 
 from django_redis import get_redis_connection
 
-from .models import Strategy
+from .selectors import strategy_runnable
 
 ACTIVE_CANDLES_KEY = "active:candles"
 # Set by every rebuild: its absence means Redis lost the registry (FLUSHDB, restart
@@ -111,11 +112,7 @@ def registry_strategy_ids(*, symbol: str, resolution: int) -> set[str]:
 def registry_expected() -> dict[str, set[str]]:
     """What the registry should hold, read from the database."""
     expected: dict[str, set[str]] = {}
-    rows = (
-        Strategy.objects.filter(is_active=True, subscriptions__is_active=True)
-        .values_list("id", "execution_config")
-        .distinct()
-    )
+    rows = strategy_runnable().values_list("id", "execution_config").distinct()
     for strategy_id, config in rows:
         key = candle_key(str(config.get("symbol", "")), int(config.get("resolution", 0)))
         expected.setdefault(key, set()).add(str(strategy_id))

@@ -4,6 +4,7 @@ from django.db.models import Q, QuerySet
 
 from tradeplatform.api import ApplicationError
 
+from .enums import TradeStatus
 from .models import Strategy
 
 NOT_FOUND = "Strategy not found"
@@ -43,3 +44,19 @@ def strategy_get_for_subscription(*, user, strategy_id) -> Strategy:
     if strategy is None:
         raise ApplicationError(NOT_FOUND, status_code=404)
     return strategy
+
+
+def strategy_open_trade_count(*, strategy_id) -> int:
+    """Open trades of the strategy's subscriptions, active or cancelled."""
+    return Strategy.objects.filter(
+        id=strategy_id, subscriptions__trades__status=TradeStatus.OPEN
+    ).count()
+
+
+def strategy_runnable() -> QuerySet[Strategy]:
+    """The strategies the engine runs at their candle's closes: active, with an active
+    subscription to trade for, or with open trades to settle (those of a cancelled
+    subscription close at the next close, or follow the strategy when kept)."""
+    return Strategy.objects.filter(is_active=True).filter(
+        Q(subscriptions__is_active=True) | Q(subscriptions__trades__status=TradeStatus.OPEN)
+    )

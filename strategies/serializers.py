@@ -6,6 +6,7 @@ from tradeplatform.serializers import RejectUnknownFieldsMixin
 from tradeplatform.views import STRATEGY_GUIDE_URL
 
 from .models import Strategy
+from .risk import RiskDefaultsSerializer
 from .selectors import strategy_can_read_source
 from .validation import (
     MAX_SOURCE_BYTES,
@@ -104,6 +105,8 @@ class StrategyInputSerializer(serializers.Serializer):
         help_text="Listed for everyone to see, subscribe to and backtest; private (false) "
         "unless asked.",
     )
+    # Recommended risk settings; in an update, the keys given replace the stored ones.
+    risk_defaults = RiskDefaultsSerializer(required=False)
 
 
 class StrategyUpdateSerializer(RejectUnknownFieldsMixin, StrategyInputSerializer):
@@ -112,6 +115,7 @@ class StrategyUpdateSerializer(RejectUnknownFieldsMixin, StrategyInputSerializer
 
 class StrategyOutputSerializer(serializers.ModelSerializer):
     user_id = serializers.UUIDField(read_only=True)
+    risk_defaults = RiskDefaultsSerializer(source="*", read_only=True)
 
     class Meta:
         model = Strategy
@@ -130,6 +134,7 @@ class StrategyOutputSerializer(serializers.ModelSerializer):
             "is_marketplace",
             "subscriber_count",
             "tags",
+            "risk_defaults",
             "created_at",
             "updated_at",
         ]

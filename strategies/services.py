@@ -14,7 +14,10 @@ from accounts.services import user_quota_check
 from tradeplatform.api import ApplicationError
 
 from . import registry
+from .locks import strategy_lock
 from .models import Strategy
+from .risk import RISK_DEFAULT_FIELDS
+from .selectors import strategy_open_trade_count, strategy_runnable
 from .settings_cache import strategy_settings_invalidate
 from .validation import (
     StrategyValidationError,
@@ -25,7 +28,16 @@ from .validation import (
 
 DUPLICATE_CODE = "Strategy code already exists"
 WRITABLE_FIELDS = frozenset(
-    {"name", "code", "description", "strategy_code", "execution_config", "tags", "is_public"}
+    {
+        "name",
+        "code",
+        "description",
+        "strategy_code",
+        "execution_config",
+        "tags",
+        "is_public",
+        "risk_defaults",
+    }
 )
 
 
@@ -49,6 +61,13 @@ def normalize_tags(tags) -> str:
     return joined
 
 
+def _risk_columns(risk_defaults: dict | None) -> dict:
+    unknown = set(risk_defaults or {}) - set(RISK_DEFAULT_FIELDS)
+    if unknown:
+        raise ApplicationError(f"Not writable: {', '.join(sorted(unknown))}")
+    return dict(risk_defaults or {})
+
+
 def _bump_patch(version: str) -> str:
     parts = (version or "1.0.0").split(".")
     try:
@@ -64,18 +83,15 @@ def _candle(config: dict) -> tuple[str, int]:
 
 def _registry_sync(strategy_id, *, previous_candle: tuple[str, int] | None = None) -> None:
     """Make the registry agree with the committed database row of one strategy: registered
-    at its candle while it is active and has an active subscription, nowhere otherwise."""
+    at its candle while it is runnable (`strategy_runnable`), nowhere otherwise."""
     row = (
         Strategy.objects.filter(id=strategy_id).values_list("execution_config", "is_active").first()
     )
     if row is None:
         return
-    config, is_active = row
+    config, _ = row
     symbol, resolution = _candle(config)
-    live = (
-        is_active
-        and Strategy.objects.filter(id=strategy_id, subscriptions__is_active=True).exists()
-    )
+    live = strategy_runnable().filter(id=strategy_id).exists()
     if live and previous_candle and previous_candle != (symbol, resolution):
         registry.registry_move(
             strategy_id=strategy_id,
@@ -93,6 +109,16 @@ def _registry_sync(strategy_id, *, previous_candle: tuple[str, int] | None = Non
         registry.registry_register(strategy_id=strategy_id, symbol=symbol, resolution=resolution)
     else:
         registry.registry_unregister(strategy_id=strategy_id, symbol=symbol, resolution=resolution)
+
+
+def _refuse_with_open_trades(strategy: Strategy, message: str, *, field: str = "") -> None:
+    """ApplicationError (400) with `message` ({count}, {candle}) if the strategy has open
+    trades."""
+    count = strategy_open_trade_count(strategy_id=strategy.id)
+    if count:
+        symbol, resolution = _candle(strategy.execution_config)
+        text = message.format(count=count, candle=f"{symbol}:{resolution}")
+        raise ApplicationError(text, details={field: [text]} if field else None)
 
 
 def _after_commit(strategy_id, *, previous_candle=None, invalidate: bool = True) -> None:
@@ -116,7 +142,10 @@ def strategy_create(
     description: str = "",
     tags=None,
     is_public: bool = False,
+    risk_defaults: dict | None = None,
 ) -> Strategy:
+    """`risk_defaults`: the author's recommended risk settings, keyed by their Strategy
+    columns (`strategies.risk.RiskDefaultsSerializer` checks them)."""
     strategy_code = normalize_source(strategy_code)
     try:
         validate_strategy_source(strategy_code)
@@ -145,6 +174,7 @@ def strategy_create(
                 execution_config=config,
                 tags=normalize_tags(tags),
                 is_public=is_public,
+                **_risk_columns(risk_defaults),
             )
     except IntegrityError as exc:  # a concurrent upload of the same code
         raise ApplicationError(DUPLICATE_CODE, status_code=409) from exc
@@ -153,10 +183,16 @@ def strategy_create(
 @transaction.atomic
 def strategy_update(*, strategy: Strategy, data: dict) -> Strategy:
     """Apply the author's changes (a partial body). A new source bumps the patch version;
-    the settings cache entry goes; a new candle moves the strategy in the registry."""
+    the settings cache entry goes; a new candle moves the strategy in the registry.
+
+    A new symbol or resolution is refused while the strategy has open trades: they are
+    checked against their stops and targets on the candle they opened on, and count
+    toward their subscriptions' maxPositions. The strategy's lock (the engine's) orders
+    the check against a candle close writing trades."""
     unknown = set(data) - WRITABLE_FIELDS
     if unknown:
         raise ApplicationError(f"Not writable: {', '.join(sorted(unknown))}")
+    strategy_lock(strategy_id=strategy.id)
     locked = Strategy.objects.select_for_update().get(id=strategy.id)
     previous_candle = _candle(locked.execution_config)
     try:
@@ -179,8 +215,19 @@ def strategy_update(*, strategy: Strategy, data: dict) -> Strategy:
             data = {**data, "execution_config": normalize_execution_config(merged)}
     except StrategyValidationError as exc:
         raise _invalid(exc) from exc
+    if "execution_config" in data and _candle(data["execution_config"]) != previous_candle:
+        _refuse_with_open_trades(
+            locked,
+            "Cannot change executionConfig.symbol or resolution while {count} trade(s) are "
+            "open on {candle}: they are watched on that candle. Change it once they have "
+            "closed (an EXIT signal closes them at the next close).",
+            field="execution_config",
+        )
     if "tags" in data:
         data = {**data, "tags": normalize_tags(data["tags"])}
+    if "risk_defaults" in data:
+        data = {**data, **_risk_columns(data["risk_defaults"])}
+        del data["risk_defaults"]
     if (
         "code" in data
         and data["code"] != locked.code
@@ -203,11 +250,20 @@ def strategy_deactivate(
     *, strategy: Strategy, force: bool = False, verb: str = "delete"
 ) -> Strategy:
     """Soft delete. Refused while a subscription is active, unless an operator forces it
-    (the subscriptions then stay, but the engine no longer runs the strategy). `verb` is
-    what the caller calls it in the refusal: an author deletes, an operator deactivates."""
+    (the subscriptions then stay, but the engine no longer runs the strategy). Refused,
+    forced or not, while the strategy has open trades: nothing would ever check or close
+    them again (cancelling a subscription closes its trades at the next close). `verb` is
+    what the caller calls it in a refusal: an author deletes, an operator deactivates."""
+    strategy_lock(strategy_id=strategy.id)
     locked = Strategy.objects.select_for_update().get(id=strategy.id)
     if not force and locked.subscriptions.filter(is_active=True).exists():
         raise ApplicationError(f"Cannot {verb} a strategy with active subscriptions")
+    _refuse_with_open_trades(
+        locked,
+        f"Cannot {verb} a strategy with {{count}} open trade(s) on {{candle}}: they close by "
+        "their stop, target or an EXIT signal, or at the next close once their "
+        "subscriptions are cancelled.",
+    )
     if locked.is_active:
         locked.is_active = False
         locked.save(update_fields=["is_active", "updated_at"])

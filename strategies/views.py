@@ -1,4 +1,4 @@
-"""/api/strategy-upload/strategies (the wire contract of ../shared/DESIGN.md).
+"""/api/strategy-upload/strategies (the wire contract: docs/architecture.md, README).
 
 Decisions where the design is silent:
 - The list carries metadata only, never `strategyCode` (a source may be 100 KB a row);

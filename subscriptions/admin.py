@@ -134,8 +134,14 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
         service_action(
             services.subscription_cancel,
             keyword="subscription",
-            description="Cancel the selected subscriptions",
+            description="Cancel the selected subscriptions (open trades close at the next close)",
             done="Cancelled",
+        ),
+        service_action(
+            services.subscription_flatten,
+            keyword="subscription",
+            description="Flatten: close the selected subscriptions' positions at market",
+            done="Positions closing",
         ),
     ]
     list_display = [
@@ -160,6 +166,7 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
         "broker_credential",
         "is_active",
         "is_paused",
+        "pause_reason",
         "subscribed_at",
         "paused_at",
         "unsubscribed_at",
@@ -175,7 +182,16 @@ class StrategySubscriptionAdmin(admin.ModelAdmin):
         ("Risk", {"fields": RISK_FIELDS}),
         (
             "State",
-            {"fields": ("is_active", "is_paused", "subscribed_at", "paused_at", "unsubscribed_at")},
+            {
+                "fields": (
+                    "is_active",
+                    "is_paused",
+                    "pause_reason",
+                    "subscribed_at",
+                    "paused_at",
+                    "unsubscribed_at",
+                )
+            },
         ),
         (
             "Performance",

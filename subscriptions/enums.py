@@ -1,10 +1,8 @@
 """The state of a subscription's position. The position (Trade) belongs to the executions
-app; its status is defined here, one floor lower, so the subscriptions API and admin can
-count open trades and chart closed ones without importing upward."""
+app; its status is defined in `strategies.enums` (the lowest floor that counts open
+trades) and handed on here, so the subscriptions API and admin can count open trades and
+chart closed ones without importing upward."""
 
-from django.db.models import TextChoices
+from strategies.enums import TradeStatus
 
-
-class TradeStatus(TextChoices):
-    OPEN = "OPEN"
-    CLOSED = "CLOSED"
+__all__ = ["TradeStatus"]

@@ -43,7 +43,13 @@ class StrategySubscription(models.Model):
     is_paused = models.BooleanField(default=False)
     subscribed_at = models.DateTimeField(auto_now_add=True)
     paused_at = models.DateTimeField(null=True, blank=True)
+    # Why the platform paused it (a reconciliation difference, a refused credential);
+    # empty when its owner paused it.
+    pause_reason = models.TextField(blank=True, default="")
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # Set at cancellation: the open trades follow the strategy (stops, targets, its exit
+    # signals) instead of closing at the next candle close.
+    keep_open_trades = models.BooleanField(default=False)
     total_trades = models.PositiveIntegerField(default=0)
     winning_trades = models.PositiveIntegerField(default=0)
     losing_trades = models.PositiveIntegerField(default=0)

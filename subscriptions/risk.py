@@ -8,6 +8,9 @@ capital x leverage; it never multiplies the risk (see `executions.trading.rules`
 from dataclasses import dataclass
 from decimal import Decimal
 
+# What a subscription takes for a setting neither the subscriber nor the strategy's author
+# (`Strategy.default_*`) gives.
+DEFAULT_RISK_PER_TRADE = Decimal("0.01")
 DEFAULT_LEVERAGE = 10
 DEFAULT_MAX_POSITIONS = 1
 DEFAULT_MAX_DAILY_LOSS = Decimal("0.05")  # a fraction of the capital, per UTC day

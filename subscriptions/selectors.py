@@ -10,9 +10,11 @@ NOT_FOUND = "Subscription not found"
 
 
 def subscription_list_for_user(*, user) -> QuerySet[StrategySubscription]:
-    """The user's subscriptions, newest first, with their strategy and their count of open
-    trades in the same query. The count is a correlated subquery on (subscription, status),
-    not a join with GROUP BY: a page then reads only its own rows' open trades, however
+    """The user's subscriptions, the live ones (active or paused) first, each group newest
+    first, with their strategy and their count of open trades in the same query. The count
+    is a correlated subquery (the row's own trades through the reverse relation `trades`,
+    by (subscription, status)), not a join of the outer query with GROUP BY: a page then
+    reads only its own rows' open trades, however
     long the trade history grows, and the pagination count reads no trade at all."""
     open_trades = (
         StrategySubscription.objects.filter(pk=OuterRef("pk"), trades__status=TradeStatus.OPEN)
@@ -26,7 +28,7 @@ def subscription_list_for_user(*, user) -> QuerySet[StrategySubscription]:
         .select_related("strategy")
         .defer("strategy__strategy_code")
         .annotate(open_trades=Coalesce(Subquery(open_trades, output_field=IntegerField()), 0))
-        .order_by("-subscribed_at", "-id")
+        .order_by("-is_active", "-subscribed_at", "-id")
     )
 
 

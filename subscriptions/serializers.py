@@ -1,10 +1,15 @@
-from decimal import Decimal
-
-from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
 from strategies.models import Strategy
-from tradeplatform.serializers import RejectUnknownFieldsMixin, money_field, positive
+from strategies.risk import (
+    capital_field,
+    leverage_field,
+    max_daily_loss_field,
+    max_positions_field,
+    positive,
+    risk_per_trade_field,
+)
+from tradeplatform.serializers import RejectUnknownFieldsMixin, money_field
 
 from .models import StrategySubscription
 from .risk import DEFAULT_LEVERAGE, DEFAULT_MAX_DAILY_LOSS, DEFAULT_MAX_POSITIONS, RISK_FIELDS
@@ -24,59 +29,45 @@ def _atr_multiplier(label: str, key: str) -> serializers.DecimalField:
     )
 
 
-class RiskSettingsSerializer(serializers.Serializer):
-    """The subscriber's risk settings, the only writable part of a subscription."""
+HELP = {
+    "capital": "The money this subscription trades, in the quote currency (USDT for "
+    "BTCUSDT): > 0, up to 8 decimals.",
+    "risk_per_trade": "Fraction of the capital a stop-out loses: 0 < riskPerTrade <= 0.1 "
+    "(0.01 = 1 percent), up to 6 decimals.",
+    "leverage": "Caps a position's notional at capital x leverage (it does not multiply "
+    "the risk): 1-125.",
+    "max_positions": "Open trades at most at once; a signal beyond it opens none: 1-1000.",
+    "max_daily_loss": "Fraction of the capital lost in one UTC day after which no new trade "
+    "opens that day: 0 < maxDailyLoss <= 1, up to 6 decimals.",
+}
 
-    capital = serializers.DecimalField(
-        max_digits=24,
-        decimal_places=8,
-        validators=[positive("Capital must be greater than 0")],
-        help_text="The money this subscription trades, in the quote currency (USDT for "
-        "BTCUSDT): > 0, up to 8 decimals.",
+
+class RiskSettingsSerializer(serializers.Serializer):
+    """The subscriber's risk settings, the only writable part of a subscription (the
+    limits: strategies.risk)."""
+
+    capital = capital_field(help_text=HELP["capital"])
+    risk_per_trade = risk_per_trade_field(help_text=HELP["risk_per_trade"])
+    leverage = leverage_field(default=DEFAULT_LEVERAGE, help_text=HELP["leverage"])
+    max_positions = max_positions_field(
+        default=DEFAULT_MAX_POSITIONS, help_text=HELP["max_positions"]
     )
-    risk_per_trade = serializers.DecimalField(
-        max_digits=10,
-        decimal_places=6,
-        validators=[
-            positive("Risk per trade must be greater than 0"),
-            MaxValueValidator(Decimal("0.1"), "Risk per trade must be at most 0.1 (10 percent)"),
-        ],
-        help_text="Fraction of the capital a stop-out loses: 0 < riskPerTrade <= 0.1 "
-        "(0.01 = 1 percent), up to 6 decimals.",
-    )
-    leverage = serializers.IntegerField(
-        default=DEFAULT_LEVERAGE,
-        validators=[
-            MinValueValidator(1, "Leverage must be at least 1"),
-            MaxValueValidator(125, "Leverage must be at most 125"),
-        ],
-        help_text="Caps a position's notional at capital x leverage (it does not multiply "
-        "the risk): 1-125.",
-    )
-    max_positions = serializers.IntegerField(
-        default=DEFAULT_MAX_POSITIONS,
-        validators=[
-            MinValueValidator(1, "Max positions must be at least 1"),
-            MaxValueValidator(1000, "Max positions must be at most 1000"),
-        ],
-        help_text="Open trades at most at once; a signal beyond it opens none: 1-1000.",
-    )
-    max_daily_loss = serializers.DecimalField(
-        max_digits=10,
-        decimal_places=6,
-        default=DEFAULT_MAX_DAILY_LOSS,
-        validators=[
-            positive("Max daily loss must be greater than 0"),
-            MaxValueValidator(Decimal("1"), "Max daily loss must be at most 1 (100 percent)"),
-        ],
-        help_text="Fraction of the capital lost in one UTC day after which no new trade "
-        "opens that day: 0 < maxDailyLoss <= 1, up to 6 decimals.",
+    max_daily_loss = max_daily_loss_field(
+        default=DEFAULT_MAX_DAILY_LOSS, help_text=HELP["max_daily_loss"]
     )
     sl_atr_multiplier = _atr_multiplier("stop-loss", "stopLoss")
     tp_atr_multiplier = _atr_multiplier("take-profit", "takeProfit")
 
 
 class SubscribeInputSerializer(RiskSettingsSerializer):
+    """What a subscriber sends: capital and a credential at least. A risk setting left
+    out takes the strategy's recommendation, else the platform default
+    (`subscription_create`)."""
+
+    risk_per_trade = risk_per_trade_field(required=False, help_text=HELP["risk_per_trade"])
+    leverage = leverage_field(required=False, help_text=HELP["leverage"])
+    max_positions = max_positions_field(required=False, help_text=HELP["max_positions"])
+    max_daily_loss = max_daily_loss_field(required=False, help_text=HELP["max_daily_loss"])
     broker_credential_id = serializers.UUIDField(
         help_text="One of the caller's active broker credentials."
     )
@@ -118,6 +109,7 @@ class SubscriptionOutputSerializer(serializers.ModelSerializer):
             *RISK_FIELDS,
             "is_active",
             "is_paused",
+            "pause_reason",
             "subscribed_at",
             "paused_at",
             "unsubscribed_at",
@@ -141,3 +133,18 @@ class SubscriptionStatsSerializer(serializers.Serializer):
     @classmethod
     def for_subscription(cls, subscription: StrategySubscription) -> dict:
         return cls(subscription_stats(subscription=subscription)).data
+
+
+class KeepOpenTradesSerializer(serializers.Serializer):
+    """The query of a cancel: `?keepOpenTrades=true` keeps the open trades following the
+    strategy; by default they close at the next candle close."""
+
+    keepOpenTrades = serializers.BooleanField(required=False, default=False)
+
+
+class CancellationSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    open_trades = serializers.IntegerField(help_text="Open trades when it was cancelled.")
+    open_trades_kept = serializers.BooleanField(
+        help_text="True: they follow the strategy; false: they close at the next candle close."
+    )

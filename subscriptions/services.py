@@ -5,6 +5,7 @@ concurrent cancels move the strategy's subscriber count once, never twice. The s
 columns and the candle registry are the strategies app's business: its services are called.
 """
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,12 +14,21 @@ from django.utils import timezone
 
 from accounts.models import BrokerCredential
 from accounts.services import user_quota_check
+from accounts.signals import positions_flatten_requested
+from strategies.locks import strategy_lock
 from strategies.selectors import strategy_get_for_subscription
 from strategies.services import strategy_subscriber_added, strategy_subscriber_removed
 from tradeplatform.api import ApplicationError
 
+from .enums import TradeStatus
 from .models import StrategySubscription
-from .risk import DEFAULT_LEVERAGE, DEFAULT_MAX_DAILY_LOSS, DEFAULT_MAX_POSITIONS, RISK_FIELDS
+from .risk import (
+    DEFAULT_LEVERAGE,
+    DEFAULT_MAX_DAILY_LOSS,
+    DEFAULT_MAX_POSITIONS,
+    DEFAULT_RISK_PER_TRADE,
+    RISK_FIELDS,
+)
 
 ALREADY_SUBSCRIBED = "Already subscribed to this strategy"
 UPDATABLE_FIELDS = (*RISK_FIELDS, "broker_credential_id")
@@ -37,24 +47,59 @@ def _active_credential(*, user, broker_credential_id) -> BrokerCredential:
     return credential
 
 
+def _check_minimum_capital(*, strategy, capital: Decimal) -> None:
+    if strategy.min_capital is not None and capital < strategy.min_capital:
+        message = (
+            f"capital must be at least {strategy.min_capital.normalize():f} "
+            "(the strategy's minimum capital)"
+        )
+        raise ApplicationError(message, details={"capital": [message]})
+
+
+_DEFAULTS = {
+    "risk_per_trade": DEFAULT_RISK_PER_TRADE,
+    "leverage": DEFAULT_LEVERAGE,
+    "max_positions": DEFAULT_MAX_POSITIONS,
+    "max_daily_loss": DEFAULT_MAX_DAILY_LOSS,
+}
+
+
+def _setting(strategy, name: str, given):
+    """The subscriber's value, else the author's recommendation, else the default."""
+    for value in (given, strategy.recommended(name)):
+        if value is not None:
+            return value
+    return _DEFAULTS[name]
+
+
 def subscription_create(
     *,
     user,
     strategy_id,
     broker_credential_id,
     capital: Decimal,
-    risk_per_trade: Decimal,
-    leverage: int = DEFAULT_LEVERAGE,
-    max_positions: int = DEFAULT_MAX_POSITIONS,
-    max_daily_loss: Decimal = DEFAULT_MAX_DAILY_LOSS,
+    risk_per_trade: Decimal | None = None,
+    leverage: int | None = None,
+    max_positions: int | None = None,
+    max_daily_loss: Decimal | None = None,
     sl_atr_multiplier: Decimal | None = None,
     tp_atr_multiplier: Decimal | None = None,
 ) -> StrategySubscription:
+    """A risk setting left as None takes the strategy's recommendation, else the
+    default of `subscriptions.risk`; the capital must reach the strategy's minimum."""
+    given = {
+        "risk_per_trade": risk_per_trade,
+        "leverage": leverage,
+        "max_positions": max_positions,
+        "max_daily_loss": max_daily_loss,
+    }
     try:
         with transaction.atomic():
             # The strategy row lock orders this against a concurrent delete of the strategy.
             strategy = strategy_get_for_subscription(user=user, strategy_id=strategy_id)
             credential = _active_credential(user=user, broker_credential_id=broker_credential_id)
+            _check_minimum_capital(strategy=strategy, capital=capital)
+            risk = {name: _setting(strategy, name, value) for name, value in given.items()}
             if StrategySubscription.objects.filter(
                 user=user, strategy=strategy, is_active=True
             ).exists():
@@ -71,10 +116,7 @@ def subscription_create(
                 strategy=strategy,
                 broker_credential=credential,
                 capital=capital,
-                risk_per_trade=risk_per_trade,
-                leverage=leverage,
-                max_positions=max_positions,
-                max_daily_loss=max_daily_loss,
+                **risk,
                 sl_atr_multiplier=sl_atr_multiplier,
                 tp_atr_multiplier=tp_atr_multiplier,
             )
@@ -115,24 +157,72 @@ def subscription_resume(*, subscription: StrategySubscription) -> StrategySubscr
     if not _claim(
         subscription,
         where={"is_active": True, "is_paused": True},
-        values={"is_paused": False, "paused_at": None},
+        values={"is_paused": False, "paused_at": None, "pause_reason": ""},
     ):
         _refuse_state(subscription, paused_message="Subscription is not paused")
     return subscription
 
 
+def subscription_flatten(*, subscription: StrategySubscription) -> StrategySubscription:
+    """An operator closes the subscription's open positions at market, now, through the
+    orders worker; the subscription keeps running."""
+    positions_flatten_requested.send(
+        sender=StrategySubscription, subscription_ids=[subscription.id]
+    )
+    return subscription
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    """What a cancel did, for the answer: the subscription and its open trades."""
+
+    subscription: StrategySubscription
+    open_trades: int
+    kept: bool
+
+    @property
+    def message(self) -> str:
+        if not self.open_trades:
+            return "Subscription cancelled"
+        strategy = self.subscription.strategy
+        if self.kept:
+            return (
+                f"Subscription cancelled; its {self.open_trades} open trade(s) stay open and "
+                "follow the strategy (stop-loss, take-profit, its exit signals) until they close"
+            )
+        return (
+            f"Subscription cancelled; its {self.open_trades} open trade(s) close at the next "
+            f"{strategy.symbol}:{strategy.resolution} candle close"
+        )
+
+
 @transaction.atomic
-def subscription_cancel(*, subscription: StrategySubscription) -> StrategySubscription:
+def subscription_cancel(
+    *, subscription: StrategySubscription, keep_open_trades: bool = False
+) -> Cancellation:
     """Soft cancel. Only the call whose UPDATE claims the active row moves the strategy's
-    subscriber count (and, for the last subscriber, unregisters the strategy)."""
+    subscriber count (and, for the last subscriber, unregisters the strategy, unless open
+    trades keep it running).
+
+    Its open trades close at the strategy's next candle close, at that close's price (the
+    engine does it, reason CANCELLED: never at an older price the subscriber could pick),
+    or, with `keep_open_trades`, stay open and follow the strategy until they close."""
+    # The engine's lock: a close writing trades for this subscription ends first, so the
+    # answer counts them.
+    strategy_lock(strategy_id=subscription.strategy_id)
     if not _claim(
         subscription,
         where={"is_active": True},
-        values={"is_active": False, "unsubscribed_at": timezone.now()},
+        values={
+            "is_active": False,
+            "unsubscribed_at": timezone.now(),
+            "keep_open_trades": keep_open_trades,
+        },
     ):
         raise ApplicationError("Subscription is already cancelled")
     strategy_subscriber_removed(strategy_id=subscription.strategy_id)
-    return subscription
+    open_trades = subscription.trades.filter(status=TradeStatus.OPEN).count()
+    return Cancellation(subscription, open_trades, keep_open_trades)
 
 
 def _credential_for_move(*, subscription: StrategySubscription, broker_credential_id):
@@ -150,7 +240,7 @@ def _credential_for_move(*, subscription: StrategySubscription, broker_credentia
         message = "Broker credential is inactive"
         raise ApplicationError(message, details={"broker_credential_id": [message]})
     # The reverse relation declared by the executions app (Trade.subscription).
-    if subscription.trades.filter(status="OPEN").exists():
+    if subscription.trades.filter(status=TradeStatus.OPEN).exists():
         message = "Cannot change the broker credential while the subscription has open trades"
         raise ApplicationError(message, details={"broker_credential_id": [message]})
     return credential
@@ -163,9 +253,15 @@ def subscription_update(*, subscription: StrategySubscription, data: dict) -> St
     unknown = set(data) - set(UPDATABLE_FIELDS)
     if unknown:
         raise ApplicationError(f"Not writable: {', '.join(sorted(unknown))}")
-    locked = StrategySubscription.objects.select_for_update().get(id=subscription.id)
+    locked = (
+        StrategySubscription.objects.select_for_update(of=("self",))
+        .select_related("strategy")
+        .get(id=subscription.id)
+    )
     if not locked.is_active:
         raise ApplicationError("Subscription is cancelled")
+    if "capital" in data:
+        _check_minimum_capital(strategy=locked.strategy, capital=data["capital"])
     if "broker_credential_id" in data:
         data = {
             **data,

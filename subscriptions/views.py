@@ -1,6 +1,12 @@
 import uuid
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
@@ -9,13 +15,15 @@ from rest_framework.views import APIView
 
 from accounts.serializers import MessageSerializer
 from strategies.selectors import NOT_FOUND as STRATEGY_NOT_FOUND
-from tradeplatform.api import ApplicationError, NotFoundMessageMixin
+from tradeplatform.api import ApplicationError, EnvelopePagination, NotFoundMessageMixin
 from tradeplatform.schema import ErrorSerializer, answer, schema_generation, uuid_path
 
 from . import selectors, services
 from .filters import SubscriptionFilter
 from .models import StrategySubscription
 from .serializers import (
+    CancellationSerializer,
+    KeepOpenTradesSerializer,
     SubscribeInputSerializer,
     SubscriptionOutputSerializer,
     SubscriptionStatsSerializer,
@@ -105,11 +113,31 @@ class SubscribeView(APIView):
         )
 
 
+class SubscriptionPagination(EnvelopePagination):
+    """Without `limit`, a page holds at least every live (active or paused) subscription,
+    which the list puts first: a client that reads one page sees everything it runs (at
+    most MAX_SUBSCRIPTIONS_PER_USER, the quota), then the newest cancelled ones up to
+    the default limit. An explicit `limit` is kept as given."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.live = None
+        if request.query_params.get("limit", "") == "":
+            self.live = queryset.filter(is_active=True).count()
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_page_size(self, request):
+        size = super().get_page_size(request)
+        return max(size, getattr(self, "live", None) or 0)
+
+
 @extend_schema_view(
     list=extend_schema(
-        summary="The caller's subscriptions, newest first",
-        description="Active, paused and cancelled ones (`?status=` narrows), each with its "
-        "strategy's id, name and executionConfig, its risk settings and its trading figures.",
+        summary="The caller's subscriptions: active and paused first, then cancelled; "
+        "newest first within each",
+        description="Without `limit`, the page holds every active and paused subscription "
+        "(bounded by the per-user quota), then cancelled ones up to the default limit. Each "
+        "has its strategy's id, name and executionConfig, its risk settings and its trading "
+        "figures; `?status=` narrows.",
     ),
     retrieve=extend_schema(
         summary="One subscription",
@@ -131,11 +159,18 @@ class SubscribeView(APIView):
         responses=SUBSCRIPTION_CHANGED,
     ),
     destroy=extend_schema(
-        summary="Cancel (soft)",
-        description="No new trades from now on; trades already open stay open until their "
-        "stop-loss, take-profit or an EXIT closes them. The row stays (history), 400 when "
-        "it is already cancelled.",
-        responses={200: MessageSerializer},
+        summary="Cancel (soft); its open trades close at the next candle close unless kept",
+        description="No new trades from now on. Its open trades close at the next candle "
+        "close, or follow the strategy until they close with `?keepOpenTrades=true`. The row "
+        "stays (history); 400 when it is already cancelled.",
+        parameters=[
+            OpenApiParameter(
+                "keepOpenTrades",
+                bool,
+                description="Keep the open trades following the strategy until they close",
+            )
+        ],
+        responses={200: CancellationSerializer},
     ),
     stats=extend_schema(
         summary="Trading figures of a subscription",
@@ -172,6 +207,7 @@ class SubscriptionViewSet(
 
     permission_classes = [IsAuthenticated]
     serializer_class = SubscriptionOutputSerializer
+    pagination_class = SubscriptionPagination
     filterset_class = SubscriptionFilter
     envelope_key = "subscriptions"
     not_found_message = selectors.NOT_FOUND
@@ -199,8 +235,20 @@ class SubscriptionViewSet(
         return self.update(request, *args, **kwargs)
 
     def destroy(self, request, *args, **kwargs):
-        services.subscription_cancel(subscription=self.get_object())
-        return Response({"message": "Subscription cancelled"})
+        keep = KeepOpenTradesSerializer(data=request.query_params)
+        keep.is_valid(raise_exception=True)
+        cancellation = services.subscription_cancel(
+            subscription=self.get_object(), keep_open_trades=keep.validated_data["keepOpenTrades"]
+        )
+        return Response(
+            CancellationSerializer(
+                {
+                    "message": cancellation.message,
+                    "open_trades": cancellation.open_trades,
+                    "open_trades_kept": cancellation.kept,
+                }
+            ).data
+        )
 
     @action(detail=True, methods=["get"])
     def stats(self, request, pk=None):

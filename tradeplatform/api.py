@@ -1,5 +1,5 @@
 """The wire conventions shared by every endpoint: the error envelope and the pagination
-envelope of ../shared/DESIGN.md."""
+envelope of the wire contract (docs/architecture.md)."""
 
 import logging
 import math
@@ -15,9 +15,13 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from .renderers import camel_key
+
 logger = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE = "Service unavailable: the database cannot be reached"
+AUTHENTICATION_REQUIRED = "Authentication required"
+SESSION_EXPIRED = "Your session has expired, please sign in again"
 
 
 class ApplicationError(Exception):
@@ -37,6 +41,69 @@ def _first_message(detail) -> str:
     if isinstance(detail, list) and detail:
         return _first_message(detail[0])
     return str(detail)
+
+
+def _first_field_error(detail, path: tuple[str, ...] = ()) -> tuple[tuple[str, ...], str] | None:
+    """The path to the first field message of a (nested) DRF error detail, and the message."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            found = _first_field_error(value, (*path, str(key)))
+            if found:
+                return found
+        return None
+    if isinstance(detail, list):
+        for index, item in enumerate(detail):
+            if isinstance(item, dict):
+                found = _first_field_error(item, (*path, str(index)))
+            elif isinstance(item, list):
+                found = _first_field_error(item, path)
+            else:
+                found = (path, str(item))
+            if found:
+                return found
+        return None
+    return (path, str(detail)) if path else None
+
+
+# DRF's wording names "this field"; ours names the field itself.
+_FIELD_PHRASES = (
+    ("This field ", " "),
+    ("This value ", " "),
+    ("Ensure this value is ", " must be "),
+    ("Ensure this value has ", " must have "),
+    ("Ensure this field has ", " must have "),
+)
+
+
+def field_sentence(path: tuple[str, ...], message: str) -> str:
+    """A field error as a sentence that names the field as the client spells it:
+    `capital must be greater than 0`, `riskPerTrade is required`,
+    `executionConfig.symbol: …`."""
+    name = ".".join(camel_key(part) for part in path)
+    message = message.strip()
+    for phrase, joint in _FIELD_PHRASES:
+        if message.startswith(phrase):
+            return f"{name}{joint}{message[len(phrase) :]}".rstrip(".")
+    label = path[-1].replace("_", " ")
+    if message.lower().startswith(f"{label.lower()} "):
+        return f"{name}{message[len(label) :]}".rstrip(".")
+    return f"{name}: {message}"
+
+
+def flat_details(detail, prefix: str = "") -> dict[str, list[str]]:
+    """Field errors as `{field: [messages]}`, one level deep as the envelope promises: a
+    nested field is named by its path (`risk_defaults.leverage`, `subscription_ids.0`)."""
+    flat: dict[str, list[str]] = {}
+    items = detail.items() if isinstance(detail, dict) else enumerate(detail)
+    for key, value in items:
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) or (
+            isinstance(value, list) and any(isinstance(item, dict | list) for item in value)
+        ):
+            flat.update(flat_details(value, f"{name}."))
+        else:
+            flat[name] = [str(item) for item in value] if isinstance(value, list) else [str(value)]
+    return flat
 
 
 def error_body(message: str, details: dict | None = None) -> dict:
@@ -62,10 +129,24 @@ def exception_handler(exc, context):
         detail = exc.detail
         if isinstance(detail, dict):
             non_field = detail.get("non_field_errors")
-            message = _first_message(non_field) if non_field else "Invalid input"
             details = {key: value for key, value in detail.items() if key != "non_field_errors"}
-            return Response(error_body(message, details or None), status=exc.status_code)
+            first = _first_field_error(details)
+            if non_field:
+                message = _first_message(non_field)
+            elif first:
+                message = field_sentence(*first)
+            else:
+                message = "Invalid input"
+            return Response(
+                error_body(message, flat_details(details) or None), status=exc.status_code
+            )
         return Response(error_body(_first_message(detail)), status=exc.status_code)
+    if isinstance(exc, exceptions.NotAuthenticated):
+        exc.detail = AUTHENTICATION_REQUIRED
+    elif isinstance(exc, exceptions.AuthenticationFailed):
+        # A forged, expired or revoked token (simplejwt's InvalidToken), or a token of a
+        # user who is gone: the SPA sends the person back to its sign-in page.
+        exc.detail = SESSION_EXPIRED
     if isinstance(exc, exceptions.APIException):
         headers = {}
         if getattr(exc, "auth_header", None):

@@ -68,9 +68,21 @@ def check_celery() -> str:
     return OK
 
 
+def missed_closes() -> int | None:
+    """Candle closes missed in the last hour (no run traded them by their deadline);
+    None when the database cannot say. A figure to watch, not a failing service."""
+    from executions.selectors import executions_missed
+
+    try:
+        return executions_missed().count()
+    except DatabaseError:
+        return None
+
+
 def health_report() -> tuple[bool, dict]:
     """The services' states; `sandbox` says how strategies run (UNCONFINED only when a
-    developer allowed it, SANDBOX_ALLOW_UNCONFINED)."""
+    developer allowed it, SANDBOX_ALLOW_UNCONFINED); `missedClosesLastHour` counts the
+    closes missed in the last hour."""
     from executions.worker_guard import sandbox_status
 
     services = {
@@ -83,4 +95,5 @@ def health_report() -> tuple[bool, dict]:
         "status": OK if healthy else "unavailable",
         "services": services,
         "sandbox": sandbox_status(),
+        "missedClosesLastHour": missed_closes() if services["database"] == OK else None,
     }

@@ -1,5 +1,5 @@
 """OpenAPI 3 description of the API (drf-spectacular): the error envelope and the
-pagination envelope of ../shared/DESIGN.md, documented on every operation."""
+pagination envelope of the wire contract (docs/architecture.md), documented on every operation."""
 
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import permissions, serializers

@@ -13,6 +13,7 @@ no var/: see .dockerignore).
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -41,10 +42,29 @@ def _secret(name: str, *, dev_default: str) -> str:
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = _secret("SECRET_KEY", dev_default="dev-only-insecure-secret-key-change-me-0123456789")
-# Fernet keys, comma-separated, newest first: the first encrypts, all decrypt (rotation).
-FIELD_ENCRYPTION_KEYS = _secret(
-    "FIELD_ENCRYPTION_KEYS", dev_default="ZGV2LW9ubHktZmllbGQta2V5LTAxMjM0NTY3ODlhYmM="
-).split(",")
+# Broker credentials are sealed to a public key (accounts.crypto): every process holds the
+# public key and seals; only the orders worker is given the private keys, newest first
+# (rotation), so the web and the strategy workers can never open a credential.
+DEV_BROKER_PUBLIC_KEY = "z2VV0LVzH8kgHDVylmIao4U3QqZjuo4uPe206ac/DHU="
+BROKER_PUBLIC_KEY = _secret("BROKER_PUBLIC_KEY", dev_default=DEV_BROKER_PUBLIC_KEY)
+if not DEBUG and BROKER_PUBLIC_KEY == DEV_BROKER_PUBLIC_KEY:
+    raise ImproperlyConfigured("BROKER_PUBLIC_KEY is the development key; DEBUG is off")
+_private_keys_file = env.str("BROKER_PRIVATE_KEYS_FILE", default="")
+BROKER_PRIVATE_KEYS = (
+    Path(_private_keys_file).read_text().split()
+    if _private_keys_file
+    else env.list("BROKER_PRIVATE_KEYS", default=[])
+)
+# The development key pair's private half (make run gives it to the orders worker only).
+DEV_BROKER_PRIVATE_KEY_FILE = BASE_DIR / "scripts" / "dev-broker-private.key"
+if not DEBUG and DEV_BROKER_PRIVATE_KEY_FILE.read_text().strip() in BROKER_PRIVATE_KEYS:
+    raise ImproperlyConfigured("BROKER_PRIVATE_KEYS holds the development key; DEBUG is off")
+# Fernet keys of the credentials stored before the sealed box: only migration 0002 of
+# accounts reads them (to seal those rows); not needed once it has run.
+FIELD_ENCRYPTION_KEYS = env.list(
+    "FIELD_ENCRYPTION_KEYS",
+    default=["ZGV2LW9ubHktZmllbGQta2V5LTAxMjM0NTY3ODlhYmM="] if DEBUG else [],
+)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
@@ -273,7 +293,20 @@ SIMPLE_JWT = {
     "ALGORITHM": "HS256",
     "SIGNING_KEY": _secret("JWT_SIGNING_KEY", dev_default=SECRET_KEY),
     "USER_ID_FIELD": "id",
+    # Our access tokens, and the revocable session tokens of the original SPA's sign-in
+    # (accounts.tokens.SessionToken).
+    "AUTH_TOKEN_CLASSES": (
+        "rest_framework_simplejwt.tokens.AccessToken",
+        "accounts.tokens.SessionToken",
+    ),
 }
+
+# The original system's SPA (tradeplatform.spa): its sign-in keeps one token for the whole
+# browser session (its NextAuth session lasts 24 hours) and never refreshes it; the broker
+# its key form connects (`paper`, or a ccxt exchange id); the balance a paper account shows.
+SPA_SESSION_HOURS = env.int("SPA_SESSION_HOURS", default=24)
+SPA_BROKER = env.str("SPA_BROKER", default="paper")
+SPA_PAPER_BALANCE = Decimal(env.str("SPA_PAPER_BALANCE", default="100000"))
 
 # Celery: Redis is the broker. The time limit stays well below the broker's visibility
 # timeout, so a task is never redelivered while it still runs; late acks are safe only
@@ -317,12 +350,20 @@ elif SANDBOX_BACKEND == "unconfined":
 SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", default=5.0)
 SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=5)
 SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=512)
-# The execution lock must outlive the sandbox's wall clock plus the time to write the
-# trades (executions.checks refuses a shorter one); the database row stays the fence.
-EXECUTION_LOCK_TIMEOUT = env.int("EXECUTION_LOCK_TIMEOUT", default=60)
+# How far from the platform's price (the signal candle's close) a strategy's stopLoss and
+# takeProfit may lie, as a fraction of it (executions.trading.signal_parser); farther is a
+# FAILED signal.
+SIGNAL_PRICE_BAND = Decimal(env.str("SIGNAL_PRICE_BAND", default="0.5"))
 # Backtests run on their own queue (a worker started with -Q backtests, see Procfile), so
 # a long replay never holds up a candle close; their own time limit; a cap on their size.
-CELERY_TASK_ROUTES = {"executions.run_backtest": {"queue": "backtests"}}
+CELERY_TASK_ROUTES = {
+    "executions.run_backtest": {"queue": "backtests"},
+    # The orders worker alone holds the broker private key (BROKER_PRIVATE_KEYS).
+    "executions.orders_submit": {"queue": "orders"},
+    "executions.order_sync": {"queue": "orders"},
+    "executions.credential_reconcile": {"queue": "orders"},
+    "executions.orders_reconcile": {"queue": "orders"},
+}
 BACKTEST_TIME_LIMIT = env.int("BACKTEST_TIME_LIMIT", default=1800)
 BACKTEST_MAX_CANDLES = env.int("BACKTEST_MAX_CANDLES", default=200_000)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -339,6 +380,19 @@ MARKET_DATA_CSV_DIR = env.path("MARKET_DATA_CSV_DIR", default=BASE_DIR / "var" /
 CCXT_TIMEOUT_MS = env.int("CCXT_TIMEOUT_MS", default=10_000)
 CCXT_OPTIONS = env.json("CCXT_OPTIONS", default={})
 CCXT_API_URL = env.str("CCXT_API_URL", default="")
+# Orders (executions.orders): requests per second per exchange id shared by every orders
+# worker (executions.ratelimit; ccxt's own rate when an exchange is not named), and the
+# fee rate of the paper exchange's fills.
+ORDERS_RATE_LIMITS = env.json("ORDERS_RATE_LIMITS", default={})
+# Orders per `orders` task; seconds before an unanswered order is looked up again, how many
+# lookups in a row, how many that find nothing before an unacknowledged order is sent
+# again (same client order id); how old a NEW order must be for reconciliation to send it.
+ORDERS_TASK_BATCH = env.int("ORDERS_TASK_BATCH", default=10)
+ORDERS_LOOKUP_DELAY_SECONDS = env.float("ORDERS_LOOKUP_DELAY_SECONDS", default=2.0)
+ORDERS_LOOKUP_ROUNDS = env.int("ORDERS_LOOKUP_ROUNDS", default=5)
+ORDERS_NOT_FOUND_CONFIRMATIONS = env.int("ORDERS_NOT_FOUND_CONFIRMATIONS", default=3)
+ORDERS_STALE_NEW_SECONDS = env.int("ORDERS_STALE_NEW_SECONDS", default=120)
+PAPER_FEE_RATE = Decimal(env.str("PAPER_FEE_RATE", default="0"))
 
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

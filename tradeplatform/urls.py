@@ -15,11 +15,16 @@ urlpatterns = [
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/redoc/?$", RedocView.as_view(url_name="schema"), name="api-redoc"),
+    # The original SPA's paths, first: its bulk-stats is not a subscription id.
+    path("", include("tradeplatform.spa.urls")),
     path("api/", include("accounts.credential_urls")),
     path("api/", include("strategies.urls")),
     path("api/", include("executions.urls")),
     path("api/", include("backtests.urls")),
     path("api/", include("subscriptions.urls")),
+    # Any other path under /api/ or /auth/ answers the JSON envelope's 404, DEBUG or not
+    # (Django's debug page would be HTML).
+    re_path(r"^(?:api|auth)(?:/.*)?$", json_not_found),
 ]
 
 handler400 = "tradeplatform.api.json_bad_request"

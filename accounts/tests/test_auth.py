@@ -88,7 +88,7 @@ def test_logout_blacklists_the_refresh_token(api_client, user):
 def test_me_needs_a_token(api_client):
     response = api_client.get("/auth/me")
     assert response.status_code == 401
-    assert response.json() == {"error": "Authentication credentials were not provided."}
+    assert response.json() == {"error": "Authentication required"}
 
 
 def test_tampered_token_is_refused(api_client, user):
@@ -96,7 +96,7 @@ def test_tampered_token_is_refused(api_client, user):
     tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     response = api_client.get("/auth/me", HTTP_AUTHORIZATION=f"Bearer {tampered}")
     assert response.status_code == 401
-    assert "error" in response.json()
+    assert response.json() == {"error": "Your session has expired, please sign in again"}
 
 
 def test_trailing_slash_is_accepted(api_client, user):

@@ -3,13 +3,24 @@ import logging
 import pytest
 
 from accounts.models import BrokerCredential
+from accounts.services import broker_credential_open
 from accounts.tests.factories import BrokerCredentialFactory
+from marketdata.exchange_standin import CCXT_OPTIONS, Fault, StandInExchange
 from subscriptions.tests.factories import SubscriptionFactory
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/broker-credentials"
+KEY = "KEY-abcdef-0123456789-WXYZ"
 SECRET = "s3cr3t-do-not-show-0123456789"
+
+
+@pytest.fixture
+def exchange(settings):
+    with StandInExchange(accounts={KEY: SECRET}) as standin:
+        settings.CCXT_API_URL = standin.url
+        settings.CCXT_OPTIONS = CCXT_OPTIONS
+        yield standin
 
 
 def _assert_error(response, status_code: int) -> dict:
@@ -19,22 +30,52 @@ def _assert_error(response, status_code: int) -> dict:
     return body
 
 
-def test_create_never_answers_the_key_or_the_secret(auth_client, user, caplog):
+def test_create_checks_the_key_and_never_answers_it(
+    auth_client, user, caplog, exchange, orders_worker_keys
+):
     caplog.set_level(logging.DEBUG)
-    body = {"brokerName": "Binance", "apiKey": "KEY-abcdefWXYZ", "apiSecret": SECRET}
+    body = {"brokerName": "BinanceUSDM", "apiKey": KEY, "apiSecret": SECRET}
     response = auth_client.post(URL, body, format="json")
     assert response.status_code == 201, response.content
     credential = response.json()["credential"]
-    assert credential["brokerName"] == "binance"
+    assert credential["brokerName"] == "binanceusdm"
     assert credential["apiKeyLast4"] == "WXYZ"
     assert credential["isActive"] is True
-    assert set(credential) == {"id", "brokerName", "apiKeyLast4", "isActive", "createdAt"}
+    assert set(credential) == {
+        "id", "brokerName", "apiKeyLast4", "isActive", "inactiveReason", "createdAt"
+    }  # fmt: skip
     assert SECRET not in response.content.decode()
     assert "KEY-abcdef" not in response.content.decode()
-    assert SECRET not in caplog.text
+    assert SECRET not in caplog.text and "KEY-abcdef" not in caplog.text
+    # One signed read-only call: the balance.
+    signed = [r for r in exchange.requests if "signature=" in r["query"]]
+    assert [r["path"] for r in signed] == ["/fapi/v3/account"]
     stored = BrokerCredential.objects.get()
     assert stored.user_id == user.id
-    assert stored.api_secret == SECRET
+    assert broker_credential_open(credential=stored).secret == SECRET
+
+
+@pytest.mark.parametrize(
+    ("key", "secret"), [(KEY, "wrong-secret-0123456789"), ("unknown-key-0123456789", SECRET)]
+)
+def test_a_key_the_exchange_refuses_is_not_saved(auth_client, exchange, caplog, key, secret):
+    caplog.set_level(logging.DEBUG)
+    body = {"brokerName": "binanceusdm", "apiKey": key, "apiSecret": secret}
+    response = auth_client.post(URL, body, format="json")
+    answer = _assert_error(response, 400)
+    assert answer["error"] == "The exchange refused this API key and secret"
+    for text in (response.content.decode(), caplog.text):
+        assert key not in text and secret not in text
+    assert not BrokerCredential.objects.exists()
+
+
+def test_an_exchange_that_cannot_answer_saves_nothing(auth_client, exchange):
+    exchange.inject(Fault("5xx", path="/fapi/v3/account"))
+    body = {"brokerName": "binanceusdm", "apiKey": KEY, "apiSecret": SECRET}
+    response = auth_client.post(URL, body, format="json")
+    assert "try again" in _assert_error(response, 503)["error"]
+    assert SECRET not in response.content.decode()
+    assert not BrokerCredential.objects.exists()
 
 
 def test_paper_needs_no_keys(auth_client):
@@ -46,7 +87,7 @@ def test_paper_needs_no_keys(auth_client):
     "body",
     [
         {"brokerName": "not-an-exchange", "apiKey": "k", "apiSecret": "s"},
-        {"brokerName": "binance", "apiKey": "", "apiSecret": ""},
+        {"brokerName": "binanceusdm", "apiKey": "", "apiSecret": ""},
         {"apiKey": "k", "apiSecret": "s"},
     ],
 )

@@ -154,9 +154,10 @@ def test_equity_curve_is_thinned_but_keeps_the_ends_and_the_low():
 # --------------------------------------------------------------------------- live = backtest
 
 
-def test_live_engine_and_backtest_make_the_same_trades_and_pnl():
-    """The same candles and settings through run_candle, close by close, and through a
-    backtest: the same trades (side, quantity, entry, exit, reason) and the same PnL."""
+def test_live_engine_and_backtest_make_the_same_trades_and_pnl(django_capture_on_commit_callbacks):
+    """The same candles and settings through run_candle, close by close (each close's
+    paper orders sent by the orders worker after its commit), and through a backtest: the
+    same trades (side, quantity, entry, exit, reason) and the same PnL."""
     # 14 more warm-up candles than the other tests: the ATR(14) fallback needs 15.
     w = 14
     special = {
@@ -190,16 +191,17 @@ def test_live_engine_and_backtest_make_the_same_trades_and_pnl():
         tp_atr_multiplier=D("2"),
     )
     for n in range(w + 2, w + 16):
-        call_command(
-            "run_candle",
-            "--symbol",
-            SYMBOL,
-            "--resolution",
-            str(RESOLUTION),
-            "--close",
-            closes(n).isoformat(),
-            stdout=StringIO(),
-        )
+        with django_capture_on_commit_callbacks(execute=True):
+            call_command(
+                "run_candle",
+                "--symbol",
+                SYMBOL,
+                "--resolution",
+                str(RESOLUTION),
+                "--close",
+                closes(n).isoformat(),
+                stdout=StringIO(),
+            )
     live = list(
         Trade.objects.filter(subscription=subscription, status=Trade.Status.CLOSED).order_by(
             "execution__candle_close", "id"

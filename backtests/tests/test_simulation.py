@@ -63,6 +63,19 @@ def test_a_candle_touching_stop_and_target_fills_the_stop():
     assert (trade.exit_price, trade.exit_reason, trade.pnl) == (D(95), "STOP_LOSS", D(-100))
 
 
+def test_a_gap_beyond_the_stop_fills_at_the_open_and_loses_more_than_the_risk():
+    # 20 units at 100, stop 95: the next candle opens at 90, so the stop fills at 90.
+    simulation = walk(settings(), [(bar(0, 101, 99, 100), BUY), (bar(1, 92, 88, 91, 90), None)])
+    (trade,) = simulation.closed_trades
+    assert (trade.exit_price, trade.exit_reason, trade.pnl) == (D(90), "STOP_LOSS", D(-200))
+
+
+def test_a_gap_beyond_the_target_fills_at_the_open():
+    simulation = walk(settings(), [(bar(0, 101, 99, 100), BUY), (bar(1, 115, 111, 113, 112), None)])
+    (trade,) = simulation.closed_trades
+    assert (trade.exit_price, trade.exit_reason, trade.pnl) == (D(112), "TAKE_PROFIT", D(240))
+
+
 def test_the_signal_candle_itself_never_fills_the_new_position():
     # The entry candle's low (90) is below the stop: the position opened at its close.
     simulation = walk(settings(), [(bar(0, 101, 90, 100), BUY), (bar(1, 102, 98, 101), None)])
@@ -73,12 +86,12 @@ def test_the_signal_candle_itself_never_fills_the_new_position():
 
 def test_slippage_against_the_trader_on_market_fills_only():
     config = settings(slippage=D("0.01"))
-    stopped = walk(config, [(bar(0, 101, 99, 100), BUY), (bar(1, 100, 90, 92), None)])
+    stopped = walk(config, [(bar(0, 101, 99, 100), BUY), (bar(1, 100, 90, 92, open_=100), None)])
     (trade,) = stopped.closed_trades
     # Sized on the signal's 100 (20 units), filled at 101; the stop fills at 95 x 0.99.
     assert (trade.quantity, trade.entry_price, trade.exit_price) == (D(20), D(101), D("94.05"))
     assert trade.pnl == D("-139")  # (94.05 - 101) x 20
-    target = walk(config, [(bar(0, 101, 99, 100), BUY), (bar(1, 112, 100, 111), None)])
+    target = walk(config, [(bar(0, 101, 99, 100), BUY), (bar(1, 112, 100, 111, 100), None)])
     (trade,) = target.closed_trades
     assert (trade.exit_price, trade.pnl) == (D(110), D(180))  # a limit fill: no slippage
 
@@ -190,3 +203,27 @@ def test_equity_is_marked_to_market_every_close_and_exposure_counted():
     assert simulation.exposed_candles == 2
     (trade,) = simulation.closed_trades
     assert trade.pnl == D("55.94")  # 60 - 2 - 2.06
+
+
+def test_no_number_of_the_strategy_prices_or_sizes_a_backtest_trade():
+    """Live's rule: the close prices and sizes the entry, whatever `entryPrice` says, and a
+    stop far from the close makes the signal invalid (issue 12's attack: entryPrice 1,
+    stopLoss 0.5)."""
+    attack = {"action": "BUY", "entryPrice": 1.0, "stopLoss": 0.5}
+    refused = walk(settings(), [(bar(0, 101, 99, 100), attack)])
+    assert (refused.closed_trades, refused.notes) == ([], {"invalid signal": 1})
+    invented = {"action": "BUY", "entryPrice": 1.0, "stopLoss": 95}
+    traded = walk(settings(), [(bar(0, 101, 99, 100), invented), (bar(1, 101, 99, 100), None)])
+    (trade,) = traded.closed_trades
+    # 100 at risk over 100 - 95: 20 units at the close, 100; never 100 / 0.5 at 1.
+    assert (trade.quantity, trade.entry_price) == (D(20), D(100))
+
+
+def test_the_price_band_is_the_simulations_setting():
+    far = {"action": "BUY", "stopLoss": 80}  # 20 % under the close
+    narrow = Simulation(settings(), 60, price_band=D("0.1"))
+    narrow.step(bar(0, 101, 99, 100), window=[], raw_signal=far)
+    assert (narrow.open_trades, narrow.notes) == ([], {"invalid signal": 1})
+    default = Simulation(settings(), 60)
+    default.step(bar(0, 101, 99, 100), window=[], raw_signal=far)
+    assert len(default.open_trades) == 1

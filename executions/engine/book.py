@@ -10,7 +10,7 @@ renamed or added column is picked up (or fails loudly), never silently shifted:
 - `open_trades_of_strategy`: a strategy's open trades on its symbol (optionally with the
   close they opened at, or locked FOR UPDATE);
 - `trades_open` / `trades_insert`: new trades by COPY (~5x faster than bulk_create for
-  10,000), with the subscriptions' trade counts;
+  10,000), with the subscriptions' trade counts (their ENTRY orders: `executions.orders`);
 - `trades_close`: exits by one UPDATE … FROM unnest(arrays) that only touches rows still
   OPEN, with the subscriptions' win/loss/PnL figures.
 """
@@ -18,7 +18,7 @@ renamed or added column is picked up (or fails loudly), never silently shifted:
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.db import connection
 from django.utils import timezone
@@ -99,12 +99,13 @@ def subscribers_count(*, strategy_id) -> int:
 
 # What closing an open trade reads of it.
 _CLOSING_FIELDS = (
-    "id", "subscription_id", "side", "quantity", "entry_price", "stop_loss", "take_profit"
+    "id", "subscription_id", "symbol", "side", "quantity", "entry_price", "stop_loss",
+    "take_profit", "protected_on_exchange",
 )  # fmt: skip
 _OPEN_TRADES_SQL: dict[tuple, str] = {}
 
 
-def _open_trades_sql(by_side: bool, opened_at: bool, for_update: bool) -> str:
+def _open_trades_sql(by_side: bool, opened_at: bool, for_update: bool, cancelled: bool) -> str:
     # Through the subscription (the same strategy as the trade's execution): the
     # strategy's subscriptions, then their OPEN trades by (subscription, status). Through
     # the execution, PostgreSQL read every OPEN trade of the symbol, or every execution
@@ -126,6 +127,10 @@ def _open_trades_sql(by_side: bool, opened_at: bool, for_update: bool) -> str:
     )
     if by_side:
         sql += " AND t.side = ANY(%(sides)s)"
+    if cancelled:
+        active = _quote(StrategySubscription._meta.get_field("is_active").column)
+        keep = _quote(StrategySubscription._meta.get_field("keep_open_trades").column)
+        sql += f" AND NOT s.{active} AND NOT s.{keep}"
     return sql + (" FOR UPDATE" if for_update else "")
 
 
@@ -136,11 +141,13 @@ def open_trades_of_strategy(
     sides: Iterable[str] | None = None,
     opened_at: bool = False,
     for_update: bool = False,
+    cancelled: bool = False,
 ) -> list[Trade]:
     """The strategy's OPEN trades on `symbol` (of `sides` only, when given), with only the
     fields closing needs. `opened_at` adds `trade.opened_at`, the candle close the trade
-    opened at; `for_update` locks them (and their subscriptions' rows)."""
-    key = (sides is not None, opened_at, for_update)
+    opened at; `for_update` locks them (and their subscriptions' rows); `cancelled` keeps
+    only those of cancelled subscriptions that did not ask to keep them."""
+    key = (sides is not None, opened_at, for_update, cancelled)
     sql = _OPEN_TRADES_SQL.get(key)
     if sql is None:
         sql = _OPEN_TRADES_SQL[key] = _open_trades_sql(*key)
@@ -159,14 +166,19 @@ def open_trades_of_strategy(
 TradeEntry = tuple[UUID, Decimal, Decimal, Decimal, Decimal | None]
 
 
-def trades_open(*, execution: StrategyExecution, side: str, entries: list[TradeEntry]) -> None:
+def trades_open(
+    *, execution: StrategyExecution, side: str, entries: list[TradeEntry]
+) -> list[UUID]:
     """Write the OPEN trades of one execution (one per subscription, all with the same
-    `created_at`) and count one more trade for each subscription."""
+    `created_at`) and count one more trade for each subscription; answers their ids, in
+    the order of `entries`."""
     if not entries:
-        return
+        return []
     now = timezone.now()
+    ids = [uuid4() for _ in entries]
     _trades_copy(
         {
+            "id": trade_id,
             "subscription_id": subscription_id,
             "execution_id": execution.id,
             "symbol": execution.symbol,
@@ -177,9 +189,12 @@ def trades_open(*, execution: StrategyExecution, side: str, entries: list[TradeE
             "take_profit": take_profit,
             "created_at": now,
         }
-        for subscription_id, quantity, entry_price, stop_loss, take_profit in entries
+        for trade_id, (subscription_id, quantity, entry_price, stop_loss, take_profit) in zip(
+            ids, entries, strict=True
+        )
     )
     subscription_stats_apply_opened(subscription_ids=[entry[0] for entry in entries])
+    return ids
 
 
 def trades_insert(trades: list[Trade]) -> None:

@@ -1,12 +1,12 @@
 """Opening trades on a BUY/SELL signal: one per eligible subscription, sized by the trading
-rules, its entry order placed with the subscriber's broker, all written at once."""
+rules, written at once with its ENTRY order NEW; the orders worker sends the orders after
+the transaction commits (`executions.orders`): nothing here talks to an exchange."""
 
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 
-from accounts.models import BrokerCredential
-from executions.brokers import BrokerError, PaperBroker, get_broker
+from executions.orders import entry_orders_create, orders_enqueue
 from executions.trading import rules
 from executions.trading.signal_parser import Signal
 from marketdata.candles import Bar
@@ -15,16 +15,6 @@ from . import book
 from .lifecycle import RunRecord
 
 NOTE_EXAMPLES = 10  # subscription ids named per reason in the execution log
-
-_PAPER_BROKER = PaperBroker()
-
-
-def _broker_for(row: dict):
-    """The subscriber's broker. Paper needs no credential; a real exchange loads (and
-    decrypts) that one credential, the only place the engine ever touches a secret."""
-    if (row["broker_name"] or "").strip().lower() == BrokerCredential.PAPER:
-        return _PAPER_BROKER
-    return get_broker(BrokerCredential.objects.get(id=row["broker_credential_id"]))
 
 
 def trades_open_for_signal(
@@ -39,6 +29,7 @@ def trades_open_for_signal(
     atr_done = False
     reasons: dict[str, list[str]] = defaultdict(list)
     entries: list[book.TradeEntry] = []
+    credentials = []
     subscriptions = book.subscription_rows(
         strategy_id=execution.strategy_id, candle_close=execution.candle_close
     )
@@ -76,18 +67,22 @@ def trades_open_for_signal(
         if entry.reason:
             reasons[entry.reason].append(str(row["id"]))
             continue
-        try:
-            fill = _broker_for(row).place_entry_order(
-                symbol=execution.symbol,
-                side=side,
-                quantity=entry.quantity,
-                price=signal.entry_price,
-            )
-        except BrokerError as exc:
-            reasons[f"broker refused the order ({exc})"].append(str(row["id"]))
-            continue
-        entries.append((row["id"], fill.quantity, fill.price, entry.stop_loss, entry.take_profit))
-    book.trades_open(execution=execution, side=side, entries=entries)
+        entries.append(
+            (row["id"], entry.quantity, signal.entry_price, entry.stop_loss, entry.take_profit)
+        )
+        credentials.append(row["broker_credential_id"])
+    trade_ids = book.trades_open(execution=execution, side=side, entries=entries)
+    orders_enqueue(
+        entry_orders_create(
+            execution=execution,
+            entries=[
+                (trade_id, credential_id, side, quantity, price)
+                for trade_id, credential_id, (_, quantity, price, _, _) in zip(
+                    trade_ids, credentials, entries, strict=True
+                )
+            ],
+        )
+    )
     for reason, ids in sorted(reasons.items()):
         named = ", ".join(ids[:NOTE_EXAMPLES]) + (" …" if len(ids) > NOTE_EXAMPLES else "")
         record.notes.append(f"no trade for {len(ids)} subscription(s), {reason}: {named}")

@@ -17,7 +17,7 @@ from strategies.registry import (
 )
 from strategies.settings_cache import strategy_settings_get
 
-from .fence import execution_claim, execution_lock
+from .fence import close_lock, execution_claim, execution_expect
 from .flow import execution_flow
 
 logger = logging.getLogger(__name__)
@@ -37,21 +37,24 @@ def candle_close_prepare(*, symbol: str, resolution: int, candle_close: datetime
 
 
 def run_expiry_seconds(resolution: int) -> float:
-    """How long a fanned-out run stays valid: 80% of the candle period (at most 30 min
-    for long periods), so a backlog never trades on a candle a newer one replaced."""
+    """How long after its close a run may still trade (its row's deadline): 80% of the
+    candle period (at most 30 min for long periods), so a backlog never trades on a candle
+    a newer one replaced."""
     return min(resolution * 60 * 0.8, 30 * 60)
 
 
 def candle_close_fan_out(
-    *, resolution: int, now: datetime, enqueue: Callable[[str, datetime, datetime], None]
+    *, resolution: int, now: datetime, enqueue: Callable[[str, datetime], None]
 ) -> int:
     """The tick of a resolution: the candle that has just closed at `now` (the floor, never
     the ceiling), the registry rebuilt from the database if Redis lost it, then for every
-    registered candle of this resolution the candle stored and `enqueue(strategy_id,
-    candle_close, expires)` called per registered strategy. Answers the number of runs
-    enqueued."""
+    registered candle of this resolution the candle stored, the expected rows written
+    (PENDING, with their deadline: `fence.execution_expect`) and `enqueue(strategy_id,
+    candle_close)` called per registered strategy. The messages do not expire: a run that
+    comes too late finds its deadline passed and says so on its row ("missed: …"), and one
+    that never comes is settled by the reaper. Answers the number of runs enqueued."""
     candle_close = candle_close_floor(now, resolution)
-    expires = candle_close + timedelta(seconds=run_expiry_seconds(resolution))
+    deadline = candle_close + timedelta(seconds=run_expiry_seconds(resolution))
     if registry_ensure_built():
         logger.warning("candle registry was missing from Redis: rebuilt from the database")
     enqueued = 0
@@ -62,8 +65,15 @@ def candle_close_fan_out(
         strategy_ids = candle_close_prepare(
             symbol=symbol, resolution=resolution, candle_close=candle_close
         )
+        execution_expect(
+            strategy_ids=strategy_ids,
+            symbol=symbol,
+            resolution=resolution,
+            candle_close=candle_close,
+            deadline=deadline,
+        )
         for strategy_id in strategy_ids:
-            enqueue(strategy_id, candle_close, expires)
+            enqueue(strategy_id, candle_close)
             enqueued += 1
     return enqueued
 
@@ -79,12 +89,20 @@ def candle_close_run(
     )
     codes = dict(Strategy.objects.filter(id__in=strategy_ids).values_list("id", "code"))
     return [
-        (
-            codes.get(UUID(strategy_id), strategy_id),
-            execution_run(strategy_id=strategy_id, candle_close=candle_close),
-        )
+        (codes.get(UUID(strategy_id), strategy_id), _run_alone(strategy_id, candle_close))
         for strategy_id in strategy_ids
     ]
+
+
+def _run_alone(strategy_id: str, candle_close: datetime) -> StrategyExecution | None:
+    """One strategy of a synchronous candle close: whatever escapes its run (the run ends
+    its own row; this is for what lies around it, the settings cache or the database
+    going away) is logged, and the strategies after it still run."""
+    try:
+        return execution_run(strategy_id=strategy_id, candle_close=candle_close)
+    except Exception:
+        logger.exception("strategy %s at %s could not run", strategy_id, candle_close)
+        return None
 
 
 def execution_run(*, strategy_id, candle_close: datetime) -> StrategyExecution | None:
@@ -94,9 +112,9 @@ def execution_run(*, strategy_id, candle_close: datetime) -> StrategyExecution |
         logger.warning("execution for unknown strategy %s at %s ignored", strategy_id, candle_close)
         return None
     candle = {"symbol": config["symbol"], "resolution": int(config["resolution"])}
-    with execution_lock(strategy_id=strategy_id, candle_close=candle_close, **candle) as held:
+    with close_lock(strategy_id=strategy_id, candle_close=candle_close) as held:
         if not held:
-            return None
+            return None  # its live owner runs it and writes the row
         execution = execution_claim(strategy_id=strategy_id, candle_close=candle_close, **candle)
         if execution is None:
             return None

@@ -2,59 +2,55 @@
 
 Public API: :func:`run_strategy`, :func:`run_strategy_series` (a whole history in one
 execution, for backtests), :func:`series_limits`, :func:`selftest`, :class:`SandboxLimits`,
-:class:`SandboxResult`, :class:`SeriesResult`, :data:`BACKENDS`,
+:class:`SandboxResult`, :class:`SeriesResult`, :class:`Targets`, :data:`BACKENDS`,
 :func:`bwrap_unusable_reason`. This package does not import Django; the caller turns a
 failed :class:`SandboxResult` into a FAILED execution.
 
-What every backend does
------------------------
-The strategy runs in another process started from this process's own interpreter
-(``sys.executable -I``: isolated mode, never ``python`` from PATH) with an **empty
-environment** (no secret of the worker is visible), a **fresh temporary work directory**,
-the request on stdin (not on the command line), in **its own process group**. Before the
-author's code runs, that process confines itself:
+One confinement, every backend
+------------------------------
+The strategy runs in a process forked by a sandbox server (``_runtime.py``) started from
+this process's own interpreter (``sys.executable -I -S``: isolated, no site-packages, an
+empty environment). Before a child ever sees its request it is confined by:
 
-* rlimits: CPU seconds (SIGXCPU, then SIGKILL), address space (``MemoryError`` is
-  reported as "memory limit exceeded"), file size, open files, RLIMIT_NPROC, no core dumps;
-* a seccomp filter that makes fork/vfork/clone-a-process fail with EPERM: fork bombs are
-  stopped even when the worker runs as root, where RLIMIT_NPROC is not enforced;
-* its prints go to a capped in-memory buffer, so they cannot corrupt the JSON answer;
-  fd 1 and 2 are a separate diagnostics pipe.
+* namespaces: user (as root, everything runs as 65534:65534, without capabilities), mount
+  (a root of its own holding only the standard library and this directory, read-only, and
+  an 8 MB work tmpfs), network (no interface but a down loopback), IPC and UTS - made for
+  its server, empty - and a pid namespace of its own (it is pid 1: nothing else exists);
+* Landlock: read the standard library and this directory, write its own fresh work
+  directory, connect or bind no TCP port, signal and reach abstract sockets of no process
+  outside its domain;
+* seccomp (x86_64 only; any other ABI is killed): no socket of any family, no
+  ptrace/process_vm_*, no exec, no fork (threads only), no namespace or mount call, no
+  bpf/perf/keys/userfaultfd/io_uring/memfd/SysV or POSIX IPC/kill, and more;
+* rlimits: CPU seconds, address space, file size, open files, processes, no core dump;
+  no_new_privs, not dumpable.
 
-The supervising side enforces the **wall clock** and reads at most ``max_output_bytes``;
-on timeout or overflow it SIGKILLs the whole process group; it always kills the group at
-the end, so nothing the strategy started outlives it.
+The server is confined the same way (it keeps only what making children takes: fork,
+unshare/setns of pid namespaces) and never holds a tenant's data: it hands each child's
+request, answer and diagnostics pipes to this process over a socket (SCM_RIGHTS) and
+closes its copies. This side writes the request with a fresh id, reads the answer
+(capped, within the wall clock, SIGKILL through a pidfd on overrun) and checks it: the id
+must be this request's, the fields exactly the expected ones, the signal at most
+:data:`MAX_SIGNAL_BYTES`. Any exception while waiting kills the server and all its
+children; the next run starts a new one. If a layer cannot be applied, the execution
+fails with "sandbox confinement failed: <layer>: <why>" - never a weaker sandbox.
 
-Backends and what each protects against
----------------------------------------
-``process`` (default)
-    All of the above. Does NOT block the network (the strategy can connect to any host or
-    local service the worker can reach, e.g. PostgreSQL on 127.0.0.1:5432 - it has no
-    credentials, but can probe) and does NOT hide the filesystem: it can read and write
-    whatever the worker's uid can (limited only by RLIMIT_FSIZE). It does NOT hide other
-    processes either: a strategy running under the worker's uid can read
-    ``/proc/<worker pid>/environ`` - the worker's secrets - unless the worker is not root
-    and has made itself non-dumpable (``prctl(PR_SET_DUMPABLE, 0)``, e.g. in Celery's
-    ``worker_process_init``). A process that escapes its group would need fork, which
-    seccomp denies. For development, or where bwrap is not available.
-``bwrap`` (production)
-    ``process`` inside bubblewrap: new user/pid/net/ipc/uts namespaces (no network besides
-    a private loopback, no other process visible), all capabilities dropped, only the
-    interpreter, system libraries and this directory visible, read-only; the work directory
-    is the only writable place; the sandbox dies with its parent. Does NOT protect against
-    kernel exploits (a shared kernel), nor against CPU contention with other processes.
-``warm`` / ``warm-bwrap``
-    A long-lived sandbox server per worker process (started exactly like ``process`` /
-    ``bwrap``) that has already imported everything and forks a child per execution; the
-    child joins a new process group, applies the same rlimits and seccomp filter and dies
-    with the server (PDEATHSIG). Same guarantees as its base backend, with two caveats:
-    executions of one worker share the server's work directory one after the other (it is
-    wiped after each execution), and a child starts from a copy of the server's memory
-    (which holds nothing but the standard library, the indicators and the request).
+Backends
+--------
+``warm`` (default)
+    A long-lived confined server per worker process, one pre-confined child per run.
+``process``
+    A fresh server per execution: a new interpreter each time (bench/RESULTS.md).
+``bwrap`` / ``warm-bwrap``
+    The same inside bubblewrap, an extra layer (its own namespaces and a filesystem of
+    the interpreter and system libraries only) - not the wall.
+``unconfined``
+    rlimits and seccomp only, no namespace, no Landlock, no id switch: a developer's own
+    code on a machine that lacks a layer (settings: SANDBOX_ALLOW_UNCONFINED, DEBUG only).
 
-Limits of all backends: RLIMIT_NPROC counts every process of the worker's uid; a
-strategy sees the time and can burn its CPU budget; ``--die-with-parent`` follows the
-thread that started bwrap, so start executions from a thread that outlives them.
+Limits of all backends: the kernel is shared (a kernel exploit is out of scope); a
+strategy sees the time and can burn its CPU budget; on another architecture than x86_64
+there is no seccomp filter and every execution fails closed.
 """
 
 from __future__ import annotations

@@ -129,6 +129,7 @@ class SandboxServer:
         self._control: socket.socket | None = None
         self._work_root: str | None = None
         self._offered: tuple[int, list[int]] | None = None  # the next child, on offer
+        self._unreported: int | None = None  # a child that answered, its end not yet read
 
     @property
     def pid(self) -> int | None:
@@ -153,8 +154,20 @@ class SandboxServer:
             return {"status": "crashed", "error": str(exc)}
         request_id = uuid.uuid4().hex
         payload = json.dumps({**request, "id": request_id}).encode()
+        deadline = time.monotonic() + limits.wall_seconds
+        pidfd = fds[3]
         try:
-            outcome = supervise(payload, *fds, limits)
+            outcome = supervise(payload, *fds, limits, deadline)
+            outcome["request_id"] = request_id
+            if outcome["status"] == "exited" and _answers(outcome["answer"], request_id):
+                # Answered and hung up: how it ends no longer matters, and the report
+                # (already on its way) is read before the next child is taken.
+                self._unreported = number
+                outcome.update(returncode=0, cpu_seconds=0.0)
+                return outcome
+            if outcome["status"] == "exited" and not _ends_by(pidfd, deadline):
+                outcome["status"] = "timeout"  # it closed its pipes and carried on
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
         finally:
             for fd in fds[1:]:  # supervise() closes the request pipe
                 os.close(fd)
@@ -163,7 +176,6 @@ class SandboxServer:
         except ServerFailure as exc:
             self.close()
             return {"status": "crashed", "error": str(exc)}
-        outcome["request_id"] = request_id
         return outcome
 
     def _ensure_server(self) -> None:
@@ -229,6 +241,9 @@ class SandboxServer:
 
     def _receive_ready(self) -> tuple[int, list[int]]:
         self._ensure_server()
+        if self._unreported is not None:
+            number, self._unreported = self._unreported, None
+            self._receive_exited(number)
         if self._offered is None:
             self._offered = self._ready(*self._receive(SERVER_START_SECONDS))
         number, fds = self._offered
@@ -280,6 +295,7 @@ class SandboxServer:
             for fd in self._offered[1]:
                 os.close(fd)
             self._offered = None
+        self._unreported = None
         if self._work_root is not None:
             shutil.rmtree(self._work_root, ignore_errors=True)
             self._work_root = None
@@ -297,16 +313,17 @@ def supervise(
     diag_fd: int,
     pidfd: int,
     limits: SandboxLimits,
+    deadline: float,
 ) -> dict[str, Any]:
     """Write ``payload`` to a child (then close ``request_fd``: the child reads to EOF)
     and read its answer and diagnostics until both close, at most
     ``limits.max_output_bytes`` in total and for at most ``limits.wall_seconds``; on
     overrun SIGKILL the child (pid 1 of its namespace: nothing it made survives it).
-    The caller closes the other fds.
+    ``deadline`` is the end of the wall clock (time.monotonic()); the caller closes the
+    other fds.
 
     Returns ``status`` ("exited" | "timeout" | "overflow"), ``answer`` and ``diag``.
     """
-    deadline = time.monotonic() + limits.wall_seconds
     chunks: dict[int, list[bytes]] = {answer_fd: [], diag_fd: []}
     total = 0
     status = "exited"
@@ -355,6 +372,22 @@ def supervise(
         "answer": b"".join(chunks[answer_fd]).decode("utf-8", "replace"),
         "diag": b"".join(chunks[diag_fd]).decode("utf-8", "replace"),
     }
+
+
+def _answers(answer: str, request_id: str) -> bool:
+    """Whether ``answer`` is a JSON object for this request (to_result checks the rest)."""
+    try:
+        message = json.loads(answer)
+    except ValueError:
+        return False
+    return isinstance(message, dict) and message.get("id") == request_id
+
+
+def _ends_by(pidfd: int, deadline: float) -> bool:
+    """Wait until the process of ``pidfd`` ends; False if it still runs at ``deadline``."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(pidfd, selectors.EVENT_READ)
+        return bool(selector.select(max(0.0, deadline - time.monotonic())))
 
 
 class _ServerRegistry:

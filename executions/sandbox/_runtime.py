@@ -30,6 +30,7 @@ from __future__ import annotations
 # and as few modules as will do (no typing, traceback or importlib at run time).
 import builtins
 import ctypes
+import gc
 import io
 import json
 import os
@@ -127,12 +128,13 @@ def _libc_call(name: str, *args: Any) -> None:
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
+_PR_CAPBSET_READ = 23
 _PR_CAPBSET_DROP = 24
 _PR_SET_SECCOMP = 22
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_CAP_AMBIENT = 47
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
-_CAP_LAST = 63  # prctl(PR_CAPBSET_DROP) of an unknown capability is EINVAL: ignored
+_CAP_LAST = 63  # beyond the kernel's last capability, PR_CAPBSET_READ answers EINVAL
 
 
 def _prctl(option: int, arg: int = 0) -> None:
@@ -256,20 +258,18 @@ CAP_SYS_ADMIN = 21
 
 
 def drop_capabilities(keep: tuple[int, ...] = ()) -> None:
-    """Drop every capability (those of the user namespace included) but ``keep``."""
+    """Drop every capability (those of the user namespace included) but ``keep``; those
+    the bounding set already lost (the server's, for its children) are skipped."""
     for cap in range(_CAP_LAST + 1):
-        if cap not in keep and _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
-            if ctypes.get_errno() == 22:  # EINVAL: beyond the kernel's last capability
-                break
+        if cap in keep or _libc.prctl(_PR_CAPBSET_READ, cap, 0, 0, 0) != 1:  # 0 or unknown
+            continue
+        if _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
     _prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL)
     mask = sum(1 << cap for cap in keep)
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, self
     data = (ctypes.c_uint32 * 6)(mask, mask, 0, mask >> 32, mask >> 32, 0)
     _syscall("capset", ctypes.byref(header), ctypes.byref(data))
-
-
-CAP_SYS_ADMIN = 21
 
 
 # --------------------------------------------------------------------------- Landlock
@@ -431,17 +431,32 @@ def seccomp_program(
     return program
 
 
+class SeccompFilter:
+    """A compiled filter (:func:`seccomp_program`), built once by the server for all its
+    children: installing it is then a single system call."""
+
+    def __init__(self, denied: tuple[str, ...], *, threads_only: bool) -> None:
+        program = seccomp_program(denied, threads_only=threads_only)
+        self._filters = (_SockFilter * len(program))(*program)
+        self._prog = _SockFprog(len(program), self._filters)
+
+    def install(self) -> None:
+        if os.uname().machine != "x86_64":
+            raise ConfinementError(f"seccomp: no filter for {os.uname().machine}")
+        try:
+            _prctl(_PR_SET_NO_NEW_PRIVS, 1)
+            prog = ctypes.byref(self._prog)
+            _libc_call("prctl", _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, prog, 0, 0)
+        except OSError as exc:
+            raise ConfinementError(f"seccomp: {exc.strerror}") from None
+
+
 def install_seccomp(denied: tuple[str, ...], *, threads_only: bool) -> None:
-    if os.uname().machine != "x86_64":
-        raise ConfinementError(f"seccomp: no filter for {os.uname().machine}")
-    program = seccomp_program(denied, threads_only=threads_only)
-    filters = (_SockFilter * len(program))(*program)
-    prog = _SockFprog(len(program), filters)
-    try:
-        _prctl(_PR_SET_NO_NEW_PRIVS, 1)
-        _libc_call("prctl", _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0)
-    except OSError as exc:
-        raise ConfinementError(f"seccomp: {exc.strerror}") from None
+    SeccompFilter(denied, threads_only=threads_only).install()
+
+
+# The strict filter of children and of the outer process.
+CHILD_FILTER = SeccompFilter(DENIED_ALWAYS + DENIED_TO_CHILDREN, threads_only=True)
 
 
 def load_indicators() -> None:
@@ -696,16 +711,18 @@ def execute_series(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def confine_child(workdir: str) -> None:
-    """Everything a child adds before it reads its request: its own (empty) network and
-    IPC namespaces, no capability, Landlock (read the standard library and this
-    directory, write ``workdir`` only) and the strict seccomp filter."""
+    """Everything a child adds, before it reads its request, to the namespaces it shares
+    with its server (user, mount, network, IPC, UTS: made for that server, empty) and
+    its own pid namespace: no capability, Landlock (read the standard library and this
+    directory, write ``workdir`` only) and the strict seccomp filter. (A network and an
+    IPC namespace per child would cost several milliseconds each, on the worker's CPU;
+    sockets and SysV/POSIX IPC are denied by seccomp, abstract sockets by Landlock.)"""
     try:
-        _unshare(CLONE_NEWNET | CLONE_NEWIPC)
         drop_capabilities()
     except OSError as exc:
-        raise ConfinementError(f"namespaces and capabilities: {exc.strerror}") from None
+        raise ConfinementError(f"capabilities: {exc.strerror}") from None
     restrict_files({STDLIB_DIR: FS_READ, SANDBOX_DIR: FS_READ, workdir: FS_WRITE})
-    install_seccomp(DENIED_ALWAYS + DENIED_TO_CHILDREN, threads_only=True)
+    CHILD_FILTER.install()
 
 
 def apply_limits(limits: dict[str, Any]) -> None:
@@ -772,7 +789,7 @@ def _child_main(workdir: str, fds: tuple[int, int, int], confined: bool) -> NoRe
             if confined:
                 confine_child(workdir)
             else:
-                install_seccomp(DENIED_ALWAYS + DENIED_TO_CHILDREN, threads_only=True)
+                CHILD_FILTER.install()
         except ConfinementError as exc:
             _write_all(2, f"sandbox confinement failed: {exc}".encode())
             code = CONFINEMENT_FAILED_EXIT
@@ -782,7 +799,10 @@ def _child_main(workdir: str, fds: tuple[int, int, int], confined: bool) -> NoRe
         answer = execute(request)
         answer["id"] = request["id"]
         _write_all(3, json.dumps(answer).encode())
-        # os._exit: no atexit handler or non-daemon thread of the strategy runs after this.
+        # Closed now, not at exit (which tears the memory down first): the worker reads
+        # the end of the answer at once. os._exit: no atexit handler or non-daemon thread
+        # of the strategy runs after this.
+        os.closerange(1, _CHILD_FDS)
         code = 0
     finally:
         os._exit(code)
@@ -898,6 +918,9 @@ def serve(control: socket.socket, proc_fd: int | None, work_root: str, *, once: 
     except ConfinementError as exc:
         socket.send_fds(control, [json.dumps({"error": str(exc)}).encode()], [])
         return
+    # Everything imported so far is shared with the children: keep the collector off it,
+    # so that a child's collections do not copy every page of it (copy-on-write).
+    gc.freeze()
     _Server(control, work_root, pidns_fd).loop(once=once)
 
 
@@ -932,7 +955,7 @@ def main() -> None:
         # Nothing left to do but wait: no capability, no file, no new process.
         drop_capabilities()
         restrict_files({})
-        install_seccomp(DENIED_ALWAYS + DENIED_TO_CHILDREN, threads_only=True)
+        CHILD_FILTER.install()
     _, status = os.waitpid(pid, 0)
     os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 

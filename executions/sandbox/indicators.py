@@ -12,6 +12,8 @@ Conventions
   ``sma``/``ema``/``highest``/``lowest``/``atr`` of period ``n`` start at index ``n - 1``;
   ``rsi`` of period ``n`` starts at index ``n`` (it needs ``n`` price changes).
 * ``ema`` is seeded with the simple average of its first ``period`` values.
+* Sums are ``math.fsum`` (correctly rounded): ``sma`` sums each window afresh, so equal
+  windows give equal averages exactly and crossovers on ties are decided by the data.
 * ``rsi`` and ``atr`` use Wilder's smoothing: ``avg = (prev_avg * (n - 1) + current) / n``.
 * ``crossover``/``crossunder`` answer a single ``bool`` about the last bar; ``b`` may be a
   series or a number (a fixed level such as 30 for RSI).
@@ -19,6 +21,7 @@ Conventions
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 Series = list[float | None]
@@ -32,16 +35,16 @@ def _check_period(period: int) -> None:
 
 
 def sma(values: Sequence[float], period: int) -> Series:
-    """Simple moving average: mean of the last ``period`` values."""
+    """Simple moving average: mean of the last ``period`` values.
+
+    Each window is summed afresh with ``math.fsum`` (the correctly rounded sum), so a
+    window's average depends on its values only: two windows holding the same values give
+    the same average exactly, whatever came before (a running sum carries the rounding
+    error of every value it ever added and subtracted, and breaks such ties)."""
     _check_period(period)
     out: Series = [None] * len(values)
-    window_sum = 0.0
-    for i, value in enumerate(values):
-        window_sum += value
-        if i >= period:
-            window_sum -= values[i - period]
-        if i >= period - 1:
-            out[i] = window_sum / period
+    for i in range(period - 1, len(values)):
+        out[i] = math.fsum(values[i - period + 1 : i + 1]) / period
     return out
 
 
@@ -52,7 +55,7 @@ def ema(values: Sequence[float], period: int) -> Series:
     if len(values) < period:
         return out
     alpha = 2.0 / (period + 1)
-    current = sum(values[:period]) / period
+    current = math.fsum(values[:period]) / period
     out[period - 1] = current
     for i in range(period, len(values)):
         current = alpha * values[i] + (1 - alpha) * current
@@ -67,8 +70,8 @@ def rsi(values: Sequence[float], period: int = 14) -> Series:
     if len(values) <= period:
         return out
     changes = [values[i] - values[i - 1] for i in range(1, len(values))]
-    avg_gain = sum(max(c, 0.0) for c in changes[:period]) / period
-    avg_loss = sum(max(-c, 0.0) for c in changes[:period]) / period
+    avg_gain = math.fsum(max(c, 0.0) for c in changes[:period]) / period
+    avg_loss = math.fsum(max(-c, 0.0) for c in changes[:period]) / period
     out[period] = _rsi_value(avg_gain, avg_loss)
     for i in range(period + 1, len(values)):
         change = changes[i - 1]
@@ -105,7 +108,7 @@ def atr(
     out: Series = [None] * len(close)
     if len(true_ranges) < period:
         return out
-    current = sum(true_ranges[:period]) / period
+    current = math.fsum(true_ranges[:period]) / period
     out[period - 1] = current
     for i in range(period, len(true_ranges)):
         current = (current * (period - 1) + true_ranges[i]) / period

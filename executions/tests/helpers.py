@@ -1,7 +1,12 @@
 """Shared setup of the candle-close flow tests: candles, strategies and sources."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+import psycopg
+from django.db import connection
 
 from marketdata.models import Candle
 from strategies.tests.factories import StrategyFactory
@@ -45,3 +50,23 @@ def make_candles(count: int = 30, *, candle_close: datetime = CLOSE, symbol: str
 def make_strategy(code: str, **kwargs):
     config = {"symbol": SYMBOL, "resolution": RESOLUTION, "lookbackPeriod": LOOKBACK, "params": {}}
     return StrategyFactory(strategy_code=code, execution_config=config, **kwargs)
+
+
+@contextmanager
+def run_owned_elsewhere(*, strategy_id, candle_close: datetime = CLOSE) -> Iterator[None]:
+    """A live run of (strategy, close) in another session: another connection to the test
+    database holds that close's lock for the block (as a worker running it would)."""
+    from executions.engine import close_lock_key
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        password=settings["PASSWORD"] or None,
+        host=settings["HOST"],
+        port=settings["PORT"] or None,
+        autocommit=True,
+    ) as other:
+        key = close_lock_key(strategy_id=strategy_id, candle_close=candle_close)
+        other.execute("SELECT pg_advisory_lock(%s)", [key])
+        yield

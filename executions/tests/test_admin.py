@@ -65,3 +65,18 @@ def test_the_signal_reads_without_float_noise(admin_client):
     ).content.decode()
     assert "stopLoss: 49505.87" in page
     assert "49505.869999999995" not in page
+
+
+def test_the_execution_list_shows_and_filters_the_closes_missed_in_the_last_hour(admin_client):
+    from django.utils import timezone
+
+    missed = ExecutionFactory(
+        status="SKIPPED",
+        error_message="missed: the queue was 75 s behind",
+        completed_at=timezone.now(),
+    )
+    ran = ExecutionFactory()
+    response = admin_client.get("/admin/executions/strategyexecution/?missed=hour")
+    html = response.content.decode()
+    assert "1 candle close(s) missed in the last hour" in html
+    assert str(missed.pk) in html and str(ran.pk) not in html

@@ -1,3 +1,7 @@
+"""Brokers against the stand-in exchange (ccxt's binanceusdm): signed requests, client
+order ids, reduce-only protections, lookups, and every failure classified without a
+credential in any message."""
+
 import logging
 from decimal import Decimal
 from urllib.parse import parse_qs
@@ -5,113 +9,180 @@ from urllib.parse import parse_qs
 import pytest
 
 from accounts.tests.factories import BrokerCredentialFactory
-from executions.brokers import BrokerError, CcxtBroker, Fill, PaperBroker, get_broker
-from marketdata.tests.binance_standin import CCXT_OPTIONS, BinanceStandIn
+from executions.brokers import (
+    FILLED,
+    MARKET,
+    STOP_MARKET,
+    SUBMITTED,
+    TAKE_PROFIT_MARKET,
+    BrokerAmbiguous,
+    BrokerAuthFailed,
+    BrokerRejected,
+    CcxtBroker,
+    OrderRequest,
+    PaperBroker,
+    get_broker,
+)
+from marketdata.exchange_standin import CCXT_OPTIONS, TAKER_FEE, Fault, StandInExchange
 
 API_KEY = "standin-key-0123456789-WXYZ"
 API_SECRET = "standin-secret-do-not-leak-42"
 
 
 @pytest.fixture
-def binance(settings):
-    with BinanceStandIn(accounts={API_KEY: API_SECRET}) as standin:
+def exchange(settings):
+    with StandInExchange(accounts={API_KEY: API_SECRET}) as standin:
         settings.CCXT_API_URL = standin.url
         settings.CCXT_OPTIONS = CCXT_OPTIONS
+        settings.CCXT_TIMEOUT_MS = 1000
         yield standin
 
 
-def order(broker, side="BUY", quantity="0.0123"):
-    return broker.place_entry_order(
-        symbol="BTCUSDT", side=side, quantity=Decimal(quantity), price=Decimal("42000")
+def broker(key=API_KEY, secret=API_SECRET):
+    return CcxtBroker(exchange_id="binanceusdm", api_key=key, secret=secret)
+
+
+def market(client_id="tp-entry-1", side="BUY", quantity="0.123", reduce_only=False):
+    return OrderRequest(
+        symbol="BTCUSDT",
+        side=side,
+        type=MARKET,
+        quantity=Decimal(quantity),
+        client_order_id=client_id,
+        reduce_only=reduce_only,
+        reference_price=Decimal("42000"),
     )
 
 
-def assert_no_secret(text):
-    assert API_KEY not in text and API_SECRET not in text
+def protection(kind, trigger, client_id):
+    return OrderRequest(
+        symbol="BTCUSDT",
+        side="SELL",
+        type=kind,
+        quantity=Decimal("0.123"),
+        client_order_id=client_id,
+        reduce_only=True,
+        trigger_price=Decimal(trigger),
+    )
 
 
-def test_paper_broker_fills_at_the_price_asked():
-    fill = order(PaperBroker(), side="SELL")
-    assert fill.price == Decimal("42000") and fill.quantity == Decimal("0.0123")
-    assert fill.external_id.startswith("paper-")
-    assert order(PaperBroker()).external_id != fill.external_id
-
-
-@pytest.mark.parametrize(
-    ("side", "quantity", "message"),
-    [("HOLD", "1", "side"), ("BUY", "0", "quantity"), ("SELL", "-1", "quantity")],
-)
-def test_brokers_refuse_malformed_orders(side, quantity, message):
-    with pytest.raises(BrokerError, match=message):
-        order(PaperBroker(), side=side, quantity=quantity)
+def test_paper_broker_fills_at_the_reference_price(settings):
+    settings.PAPER_FEE_RATE = Decimal("0.001")
+    answer = PaperBroker().submit(market(side="SELL"))
+    assert (answer.status, answer.filled, answer.average_price) == (
+        FILLED,
+        Decimal("0.123"),
+        Decimal("42000"),
+    )
+    assert answer.fee == Decimal("0.123") * 42000 * Decimal("0.001")
+    assert PaperBroker().submit(market()).exchange_order_id != answer.exchange_order_id
+    with pytest.raises(BrokerRejected, match="quantity"):
+        PaperBroker().submit(market(quantity="0"))
 
 
 @pytest.mark.django_db
-def test_get_broker_picks_by_the_credential_broker_name():
+def test_get_broker_picks_by_the_credential_broker_name(orders_worker_keys):
     assert isinstance(get_broker(BrokerCredentialFactory()), PaperBroker)
-    broker = get_broker(BrokerCredentialFactory(broker_name="Binance"))
-    assert isinstance(broker, CcxtBroker) and broker.name == "binance"
-    with pytest.raises(BrokerError, match="Unsupported broker 'acme'"):
+    credential = BrokerCredentialFactory(broker_name="BinanceUSDM")
+    chosen = get_broker(credential)
+    assert isinstance(chosen, CcxtBroker) and chosen.name == "binanceusdm"
+    assert get_broker(credential) is chosen  # one client per credential, kept
+    with pytest.raises(BrokerRejected, match="Unsupported broker 'acme'"):
         get_broker(BrokerCredentialFactory(broker_name="acme"))
 
 
-@pytest.mark.django_db
-def test_ccxt_broker_sends_a_signed_market_order(binance):
-    credential = BrokerCredentialFactory(
-        broker_name="binance", api_key=API_KEY, api_secret=API_SECRET
+def test_a_market_order_carries_the_client_id_and_books_fills_and_fee(exchange):
+    answer = broker().submit(market())
+    assert answer.status == FILLED and answer.client_order_id == "tp-entry-1"
+    assert answer.filled == Decimal("0.123") and answer.average_price == Decimal("42000")
+    assert answer.fee == Decimal("0.123") * 42000 * TAKER_FEE
+    sent = next(r for r in exchange.requests if r["path"] == "/fapi/v1/order")
+    assert sent["headers"]["X-MBX-APIKEY"] == API_KEY and API_SECRET not in sent["query"]
+    query = parse_qs(sent["query"])
+    assert query["newClientOrderId"] == ["tp-entry-1"] and query["quantity"] == ["0.123"]
+    assert query["type"] == ["MARKET"] and "signature" in query
+    assert broker().fetch(market()).exchange_order_id == answer.exchange_order_id
+    assert broker().fetch(market(client_id="never-sent")) is None
+
+
+def test_protections_are_reduce_only_conditional_orders(exchange):
+    entry = broker().submit(market())
+    stop = broker().submit(protection(STOP_MARKET, "41000", "tp-stop-1"))
+    target = broker().submit(protection(TAKE_PROFIT_MARKET, "43000", "tp-target-1"))
+    assert stop.status == SUBMITTED and target.status == SUBMITTED
+    algo = [parse_qs(r["query"]) for r in exchange.requests if r["path"] == "/fapi/v1/algoOrder"]
+    assert [q["type"] for q in algo] == [["STOP_MARKET"], ["TAKE_PROFIT_MARKET"]]
+    assert all(q["reduceOnly"] == ["true"] for q in algo)
+    assert [q["clientAlgoId"] for q in algo] == [["tp-stop-1"], ["tp-target-1"]]
+    assert broker().positions() == {"BTCUSDT": entry.filled}
+    exchange.book.feed_candle("BTCUSDT", "42000", "42100", "40500", "41200")
+    triggered = broker().fetch(protection(STOP_MARKET, "41000", "tp-stop-1"))
+    assert triggered.status == FILLED and triggered.average_price == Decimal("41000")
+    assert triggered.filled == Decimal("0.123") and triggered.fee > 0
+    broker().cancel(protection(TAKE_PROFIT_MARKET, "43000", "tp-target-1"))
+    assert broker().fetch(protection(TAKE_PROFIT_MARKET, "43000", "tp-target-1")).status == (
+        "CANCELLED"
     )
-    credential.refresh_from_db()  # the broker reads the decrypted fields
-    fill = order(get_broker(credential))
-    assert fill == Fill(price=Decimal("42000.5"), quantity=Decimal("0.0123"), external_id="1000")
-    request = binance.requests[-1]
-    assert request["method"] == "POST" and request["path"] == "/api/v3/order"
-    assert request["headers"]["X-MBX-APIKEY"] == API_KEY
-    sent = parse_qs(request["query"])
-    assert sent["symbol"] == ["BTCUSDT"] and sent["side"] == ["BUY"]
-    assert sent["type"] == ["MARKET"] and sent["quantity"] == ["0.0123"]
-    assert "signature" in sent  # checked by the stand-in, which refuses a bad one
-    assert API_SECRET not in request["query"]
+    assert broker().positions() == {}
 
 
-def test_ccxt_broker_sell_side_and_markets_loaded_once(binance):
-    broker = CcxtBroker(exchange_id="binance", api_key=API_KEY, secret=API_SECRET)
-    assert order(broker, side="sell", quantity="0.5").quantity == Decimal("0.5")
-    assert parse_qs(binance.requests[-1]["query"])["side"] == ["SELL"]
-    order(CcxtBroker(exchange_id="binance", api_key=API_KEY, secret=API_SECRET))
-    paths = [r["path"] for r in binance.requests]
-    assert paths.count("/api/v3/exchangeInfo") == 1 and paths.count("/api/v3/order") == 2
+def test_rules_come_from_the_market(exchange):
+    rules = broker().rules("BTCUSDT")
+    assert rules.amount_step == Decimal("0.001") and rules.price_tick == Decimal("0.1")
+    assert rules.min_amount == Decimal("0.001") and rules.min_notional == Decimal("5")
+    assert rules.contract and rules.quote == "USDT"
+    assert rules.quantity_down(Decimal("0.12399")) == Decimal("0.123")
+    assert broker().free_balance("USDT") == Decimal("10000")
+
+
+@pytest.mark.parametrize("kind", ["timeout", "reset", "5xx", "5xx_after", "429"])
+def test_no_answer_is_ambiguous(exchange, kind):
+    exchange.inject(Fault(kind, path="/fapi/v1/order", method="POST", seconds=2))
+    with pytest.raises(BrokerAmbiguous) as raised:
+        broker().submit(market())
+    assert raised.value.__cause__ is None and raised.value.__context__ is None
+    placed = [o for o in exchange.book.orders.values() if o["clientOrderId"] == "tp-entry-1"]
+    # Only the faults that answer after carrying the order out leave one behind.
+    assert len(placed) == (1 if kind in ("timeout", "reset", "5xx_after") else 0)
+
+
+def test_a_refusal_is_a_rejection(exchange):
+    exchange.inject(
+        Fault(
+            "reject",
+            path="/fapi/v1/order",
+            method="POST",
+            code=-2019,
+            message="Margin is insufficient.",
+        )
+    )
+    with pytest.raises(BrokerRejected, match=r"insufficient|Margin"):
+        broker().submit(market())
+    with pytest.raises(BrokerRejected, match="ReduceOnly"):
+        broker().submit(market(side="SELL", reduce_only=True))  # no position to reduce
 
 
 @pytest.mark.parametrize(
-    ("key", "secret", "error"),
-    [(API_KEY, "wrong-secret-value", "Signature"), ("unknown-key-1234", API_SECRET, "API-key")],
+    ("key", "secret"), [(API_KEY, "wrong-secret-value"), ("unknown-key-1234", API_SECRET)]
 )
-def test_rejected_orders_never_reveal_the_credential(binance, caplog, key, secret, error):
-    broker = CcxtBroker(exchange_id="binance", api_key=key, secret=secret)
+def test_refused_keys_never_reveal_the_credential(exchange, caplog, key, secret):
+    client = broker(key, secret)
     caplog.set_level(logging.DEBUG)
-    with pytest.raises(BrokerError, match=error) as raised:
-        order(broker)
-    for text in (str(raised.value), repr(broker), caplog.text):
+    with pytest.raises(BrokerAuthFailed) as raised:
+        client.submit(market())
+    for text in (str(raised.value), repr(client), caplog.text):
         assert key not in text and secret not in text
     assert raised.value.__cause__ is None and raised.value.__context__ is None
-    assert not binance.orders
+    assert not exchange.book.orders
 
 
-def test_an_unfilled_order_is_an_error(settings):
-    with BinanceStandIn(accounts={API_KEY: API_SECRET}, order_status="EXPIRED") as standin:
-        settings.CCXT_API_URL = standin.url
-        settings.CCXT_OPTIONS = CCXT_OPTIONS
-        broker = CcxtBroker(exchange_id="binance", api_key=API_KEY, secret=API_SECRET)
-        with pytest.raises(BrokerError, match="was not filled"):
-            order(broker)
-
-
-def test_an_unreachable_exchange_is_a_broker_error(settings):
-    with BinanceStandIn() as standin:
+def test_an_unreachable_exchange_is_ambiguous(settings):
+    with StandInExchange() as standin:
         url = standin.url
-    settings.CCXT_API_URL = url  # stopped: connection refused
-    settings.CCXT_OPTIONS = CCXT_OPTIONS
-    broker = CcxtBroker(exchange_id="binance", api_key=API_KEY, secret=API_SECRET)
-    with pytest.raises(BrokerError, match="binance rejected the order") as raised:
-        order(broker)
-    assert_no_secret(str(raised.value))
+        settings.CCXT_OPTIONS = CCXT_OPTIONS
+        settings.CCXT_API_URL = url
+        client = broker()
+        client.rules("BTCUSDT")  # the markets, while it still answers
+    with pytest.raises(BrokerAmbiguous, match="no answer") as raised:
+        client.submit(market())
+    assert API_SECRET not in str(raised.value)

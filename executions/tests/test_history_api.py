@@ -58,7 +58,8 @@ def test_a_status_that_does_not_exist_is_a_400_naming_the_choices(auth_client, u
     ExecutionFactory(strategy=strategy)
     response = auth_client.get(_url(strategy), {"status": "DONE"})
     assert response.status_code == 400
-    assert response.json()["error"] == "status must be one of RUNNING, COMPLETED, SKIPPED, FAILED"
+    allowed = ", ".join(StrategyExecution.Status.values)
+    assert response.json()["error"] == f"status must be one of {allowed}"
     assert auth_client.get(_url(strategy), {"status": ""}).json()["pagination"]["total"] == 1
 
 

@@ -1,6 +1,7 @@
 import base64
 import json
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -87,7 +88,7 @@ def test_tick_rebuilds_a_lost_registry_from_the_database():
     assert StrategyExecution.objects.filter(strategy=strategy).exists()
 
 
-def test_fan_out_messages_carry_ids_and_an_expiry_within_the_period():
+def test_fan_out_writes_the_expected_rows_and_messages_of_ids_that_never_expire():
     strategy = subscribed()
     redis = get_redis_connection("default")
     celery_app.conf.task_always_eager = False
@@ -103,8 +104,11 @@ def test_fan_out_messages_carry_ids_and_an_expiry_within_the_period():
     headers = runs[0]["headers"]
     args, kwargs, _ = json.loads(base64.b64decode(runs[0]["body"]))
     assert (args, kwargs) == ([str(strategy.id), close.isoformat()], {})
-    expires = timezone.datetime.fromisoformat(headers["expires"])
-    assert close < expires <= close + timedelta(seconds=PERIOD_SECONDS)
+    # An expired message would vanish without a row: the row carries the deadline instead.
+    assert headers["expires"] is None
+    expected = StrategyExecution.objects.get(strategy=strategy, candle_close=close)
+    assert expected.status == Status.PENDING
+    assert close < expected.deadline <= close + timedelta(seconds=PERIOD_SECONDS)
     assert "secret" not in json.dumps(runs[0]).lower()
 
 
@@ -153,9 +157,11 @@ def test_setup_periodic_tasks_is_idempotent():
     reconcile = PeriodicTask.objects.get(task="strategies.registry_reconcile")
     assert reconcile.crontab.minute == "*/5"
     assert reconcile.expire_seconds < 5 * 60
+    orders = PeriodicTask.objects.get(task="executions.orders_reconcile")
+    assert orders.crontab.minute == "*" and orders.expire_seconds < 60
     backtest_reaper = PeriodicTask.objects.get(task="backtests.reap_stale_backtests")
     assert (backtest_reaper.crontab.minute, backtest_reaper.crontab.hour) == ("*", "*")
-    assert PeriodicTask.objects.count() == 10
+    assert PeriodicTask.objects.count() == 11
 
 
 def test_run_candle_command_prints_one_line_per_execution():
@@ -198,9 +204,10 @@ class TestSettingsChecks:
     @pytest.mark.parametrize(
         ("overrides", "error_id"),
         [
-            ({"EXECUTION_LOCK_TIMEOUT": 12, "SANDBOX_WALL_SECONDS": 5}, "executions.E001"),
             ({"CELERY_TASK_TIME_LIMIT": 3600}, "executions.E002"),
             ({"CELERY_WORKER_PREFETCH_MULTIPLIER": 4}, "executions.E003"),
+            ({"SIGNAL_PRICE_BAND": Decimal(0)}, "executions.E004"),
+            ({"SIGNAL_PRICE_BAND": Decimal(1)}, "executions.E004"),
         ],
     )
     def test_inconsistent_settings_fail(self, overrides, error_id):

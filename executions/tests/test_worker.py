@@ -15,6 +15,7 @@ from executions.tests.helpers import BUY_WITH_STOPS, CLOSE, PERIOD, make_candles
 from executions.worker_guard import confinement_check, confinement_failures, confinement_reset
 from subscriptions.tests.factories import SubscriptionFactory
 from tradeplatform.celery import app as celery_app
+from tradeplatform.tests.fixtures import worker_process
 
 Status = StrategyExecution.Status
 
@@ -124,3 +125,69 @@ def test_worker_process_becomes_undumpable():
         check=True,
     )
     assert result.stdout.strip() == "0"
+
+
+def _dev_private_key() -> str:
+    return settings.DEV_BROKER_PRIVATE_KEY_FILE.read_text().strip()
+
+
+@pytest.mark.worker
+def test_a_strategy_worker_holding_the_broker_key_refuses_to_start(tmp_path):
+    with worker_process(tmp_path, extra_env={"BROKER_PRIVATE_KEYS": _dev_private_key()}) as (
+        process,
+        log,
+    ):
+        assert process.wait(timeout=60) != 0
+    assert "only the orders worker (-Q orders) may hold it; not starting" in log.read_text()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_the_orders_worker_reconciles_submitted_orders_before_anything_else(tmp_path):
+    import json
+
+    from accounts.tests.factories import BrokerCredentialFactory
+    from executions.models import Order
+    from executions.orders import entry_orders_create
+    from executions.tests.factories import TradeFactory
+    from marketdata.exchange_standin import CCXT_OPTIONS, StandInExchange
+
+    key, secret = "worker-key-0123456789", "worker-secret-0123456789"
+    with StandInExchange(accounts={key: secret}) as exchange:
+        credential = BrokerCredentialFactory(
+            broker_name="binanceusdm", api_key=key, api_secret=secret
+        )
+        trade = TradeFactory(
+            subscription=SubscriptionFactory(broker_credential=credential, user=credential.user),
+            quantity=Decimal("0.5"),
+            entry_price=Decimal("42000"),
+            stop_loss=Decimal("41000"),
+            take_profit=None,
+            entry=False,
+        )
+        [order_id] = entry_orders_create(
+            execution=trade.execution,
+            entries=[(trade.id, credential.id, "BUY", Decimal("0.5"), Decimal("42000"))],
+        )
+        order = Order.objects.get(id=order_id)
+        # Sent by a worker that died before it heard the answer.
+        exchange.book.create_order(
+            key,
+            {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.5",
+             "newClientOrderId": order.client_order_id},
+        )  # fmt: skip
+        Order.objects.filter(id=order_id).update(status=Order.Status.SUBMITTED, attempts=1)
+        env = {
+            "BROKER_PRIVATE_KEYS": _dev_private_key(),
+            "CCXT_API_URL": exchange.url,
+            "CCXT_OPTIONS": json.dumps(CCXT_OPTIONS),
+        }
+        with worker_process(tmp_path, "-Q", "orders", extra_env=env) as (process, log):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                order.refresh_from_db()
+                if order.status == Order.Status.FILLED or process.poll() is not None:
+                    break
+                time.sleep(0.3)
+        assert order.status == Order.Status.FILLED, log.read_text()[-3000:]
+        assert order.attempts == 1 and len(exchange.book.orders) == 1

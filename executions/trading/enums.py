@@ -24,3 +24,5 @@ class ExitReason(TextChoices):
     TAKE_PROFIT = "TAKE_PROFIT"
     SIGNAL = "SIGNAL"  # the opposite signal closed it
     EXIT = "EXIT"  # an EXIT signal closed it
+    CANCELLED = "CANCELLED"  # its subscription was cancelled: closed at the next close
+    FLATTEN = "FLATTEN"  # an operator closed it (flatten, kill switch)

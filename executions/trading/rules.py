@@ -64,7 +64,10 @@ def position_size(
     (quantity x entry) never exceeds capital x leverage. Leverage only caps exposure: it
     never multiplies the risk (the original design's formula did, and lost ten times the
     intended amount on a stop-out at the default leverage of 10). The quantity is rounded
-    DOWN to the Trade.quantity step, so a stop-out loses at most the risk amount.
+    DOWN to the Trade.quantity step, so a stop-out loses at most capital x risk, or more
+    when the market opened beyond the stop (`exit_for_candle` fills a gap at the open).
+    `entry_price` is the platform's price (the signal candle's close), never the
+    strategy's.
     Returns 0 when no position can be taken (no distance to the stop, no capital).
     """
     with localcontext() as context:
@@ -221,23 +224,33 @@ def closes_for_signal(action: str) -> SignalCloses | None:
 def exit_for_candle(position: Position, candle: Bar) -> tuple[Decimal, str] | None:
     """The exit a closed candle forces on an open position, as (price, reason), or None.
 
-    A stop-loss or take-profit touched anywhere within the candle's range closes the
-    position at that price. When one candle touches both, we cannot know which came first
-    and assume the stop (the conservative reading). A candle that gaps through the stop
-    (opens beyond it) still fills at the stop price: this is a paper fill, optimistic by
-    the size of the gap, and it keeps a stop-out's loss equal to the sized risk. A live
-    broker's stop order would fill at the market instead.
+    A candle that opens beyond the stop-loss (a gap) fills it at the open: the market
+    never traded at the stop, so a stop order fills at the first price there was, and the
+    loss exceeds the sized risk by the gap. One that opens beyond the take-profit fills it
+    at the open too (a limit order fills at the better price). Otherwise a stop-loss or
+    take-profit touched anywhere within the candle's range fills at its level; when one
+    candle touches both, we cannot know which came first and assume the stop (the
+    conservative reading). backtesting.py, backtrader and Freqtrade fill gaps the same way.
     """
+    stop, target = position.stop_loss, position.take_profit
     if position.side == Side.BUY:
-        if candle.low <= position.stop_loss:
-            return position.stop_loss, ExitReason.STOP_LOSS
-        if position.take_profit is not None and candle.high >= position.take_profit:
-            return position.take_profit, ExitReason.TAKE_PROFIT
+        if candle.open <= stop:
+            return candle.open, ExitReason.STOP_LOSS
+        if target is not None and candle.open >= target:
+            return candle.open, ExitReason.TAKE_PROFIT
+        if candle.low <= stop:
+            return stop, ExitReason.STOP_LOSS
+        if target is not None and candle.high >= target:
+            return target, ExitReason.TAKE_PROFIT
     else:
-        if candle.high >= position.stop_loss:
-            return position.stop_loss, ExitReason.STOP_LOSS
-        if position.take_profit is not None and candle.low <= position.take_profit:
-            return position.take_profit, ExitReason.TAKE_PROFIT
+        if candle.open >= stop:
+            return candle.open, ExitReason.STOP_LOSS
+        if target is not None and candle.open <= target:
+            return candle.open, ExitReason.TAKE_PROFIT
+        if candle.high >= stop:
+            return stop, ExitReason.STOP_LOSS
+        if target is not None and candle.low <= target:
+            return target, ExitReason.TAKE_PROFIT
     return None
 
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from marketdata.candles import Bar
+from marketdata.exchange_standin import CCXT_OPTIONS, StandInExchange
 from marketdata.models import Candle
 from marketdata.providers import MarketDataError, get_provider
 from marketdata.providers import exchange as exchange_module
@@ -18,7 +19,6 @@ from marketdata.services import (
     candles_backfill,
     candles_upsert,
 )
-from marketdata.tests.binance_standin import CCXT_OPTIONS, BinanceStandIn
 from marketdata.tests.factories import CandleFactory
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -219,7 +219,7 @@ def _klines(start, count, minutes=1):
 @pytest.fixture
 def binance(settings):
     klines = {("BTCUSDT", "1m"): _klines(T0, 30), ("BTCUSDT", "5m"): _klines(T0, 12, 5)}
-    with BinanceStandIn(klines=klines) as standin:
+    with StandInExchange(klines=klines) as standin:
         settings.CCXT_API_URL = standin.url
         settings.CCXT_OPTIONS = CCXT_OPTIONS
         yield standin
@@ -283,7 +283,7 @@ def test_ccxt_provider_errors_are_market_data_errors(binance):
 
 
 def test_ccxt_provider_reports_an_unreachable_exchange(settings):
-    with BinanceStandIn() as standin:
+    with StandInExchange() as standin:
         url = standin.url
     settings.CCXT_API_URL = url  # the stand-in has stopped: connection refused
     settings.CCXT_OPTIONS = CCXT_OPTIONS

@@ -406,7 +406,11 @@ def test_cancel_moves_the_count_once_and_unregisters_the_last(
     theirs = StrategySubscription.objects.get(user=other_user)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert auth_client.delete(_url(mine)).json() == {"message": "Subscription cancelled"}
+        assert auth_client.delete(_url(mine)).json() == {
+            "message": "Subscription cancelled",
+            "openTrades": 0,
+            "openTradesKept": False,
+        }
         body = _assert_error(auth_client.delete(_url(mine)), 400)
     assert body["error"] == "Subscription is already cancelled"
     strategy.refresh_from_db()
@@ -455,6 +459,7 @@ def test_trades_of_my_subscription(auth_client, user, django_assert_max_num_quer
         "exitReason",
         "status",
         "pnl",
+        "fees",
         "createdAt",
         "closedAt",
     }

@@ -26,19 +26,19 @@ def worker_env() -> dict:
 @pytest.fixture
 def worker(tmp_path, worker_env):
     """A real Celery worker process (solo pool) on this test's database and Redis db."""
-    with _worker(tmp_path, extra_env=worker_env) as started:
+    with worker_process(tmp_path, extra_env=worker_env) as started:
         yield started
 
 
 @pytest.fixture
 def backtest_worker(tmp_path):
     """A real worker of the `backtests` queue only, as the Procfile starts it."""
-    with _worker(tmp_path, "-Q", "backtests") as started:
+    with worker_process(tmp_path, "-Q", "backtests") as started:
         yield started
 
 
 @contextmanager
-def _worker(tmp_path, *arguments, extra_env: dict | None = None):
+def worker_process(tmp_path, *arguments, extra_env: dict | None = None):
     log = tmp_path / "worker.log"
     env = {
         **os.environ,

@@ -1,4 +1,4 @@
-"""Who may reach what, over every endpoint of the wire contract (../shared/DESIGN.md).
+"""Who may reach what, over every endpoint of the wire contract (docs/architecture.md).
 
 Four callers: anonymous, user A (who owns everything in the fixture world), user B (a
 stranger with things of their own) and staff. Each signs in with a real JWT. Another
@@ -133,6 +133,18 @@ def _rename(world, actor):
     return {"name": "Renamed"}
 
 
+def _keys(world, actor):
+    return {"apiKey": f"key-of-{actor}", "apiSecret": f"secret-of-{actor}"}
+
+
+def _bulk_stats(world, actor):
+    return {"subscriptionIds": [str(world.subscription.id)]}
+
+
+def _close(world, actor):
+    return {"positionId": str(world.trade.id)}
+
+
 def _expect(anonymous, owner, stranger, staff) -> dict:
     return dict(zip(ACTORS, (anonymous, owner, stranger, staff), strict=True))
 
@@ -207,9 +219,40 @@ MATRIX = [
         OWNER_ONLY,
     ),
     ("subscription-trades", "get", SUB + "/trades", None, OWNER_ONLY),
+    ("order-list", "get", "/api/orders", None, SIGNED_IN),
     ("broker-credential-list", "get", CREDENTIALS, None, SIGNED_IN),
     ("broker-credential-list", "post", CREDENTIALS, _credential, CREATED_BY_ANY),
     ("broker-credential-detail", "delete", CREDENTIALS + "/{spare_credential}", None, OWNER_ONLY),
+    # The original SPA's paths (tradeplatform.spa).
+    ("spa-register", "post", "/api/user/register", _register, _expect(201, 201, 201, 201)),
+    ("spa-login", "post", "/api/user/login", _login, PUBLIC),
+    ("spa-logout", "post", "/api/user/logout", None, PUBLIC),
+    ("spa-me", "get", "/api/user/me", None, SIGNED_IN),
+    ("spa-profile", "get", "/api/user/profile", None, SIGNED_IN),
+    ("spa-profile", "put", "/api/user/profile", _rename, SIGNED_IN),
+    ("spa-marketplace", "get", "/api/marketplace", None, PUBLIC),
+    ("spa-marketplace-detail", "get", "/api/marketplace/{public_strategy}", None, PUBLIC),
+    (
+        "spa-marketplace-detail",
+        "get",
+        "/api/marketplace/{private_strategy}",
+        None,
+        _expect(404, 200, 404, 200),
+    ),
+    ("spa-broker-credentials", "get", "/api/broker/credentials", None, SIGNED_IN),
+    ("spa-broker-keys", "post", "/api/broker/keys", _keys, SIGNED_IN),
+    # The owner's credential trades for a subscription; staff have none.
+    ("spa-broker-keys", "delete", "/api/broker/keys", None, _expect(401, 400, 200, 404)),
+    ("spa-broker-status", "get", "/api/broker/status", None, SIGNED_IN),
+    ("spa-broker-test", "post", "/api/broker/test", _keys, SIGNED_IN),
+    ("spa-broker-balance", "get", "/api/broker/futures-balance", None, _expect(401, 200, 200, 404)),
+    ("spa-subscription-bulk-stats", "post", SUBSCRIPTIONS + "/bulk-stats", _bulk_stats, SIGNED_IN),
+    ("spa-subscription-equity-curve", "get", SUB + "/equity-curve", None, OWNER_ONLY),
+    ("spa-positions-current", "get", "/api/positions/current", None, SIGNED_IN),
+    ("spa-orders", "get", "/api/positions/orders", None, SIGNED_IN),
+    ("spa-pnl", "get", "/api/positions/pnl", None, SIGNED_IN),
+    # No candle of the trade's market is stored: the owner's close has no price (409).
+    ("spa-position-close", "post", "/api/positions/close", _close, _expect(401, 409, 404, 404)),
 ]
 
 CASES = [

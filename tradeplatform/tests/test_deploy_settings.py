@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from django.conf import settings
 from django.test import override_settings
+
+from accounts.crypto import keypair_generate
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -21,7 +22,7 @@ def _production_env(**overrides) -> dict:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
-        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "BROKER_PUBLIC_KEY": keypair_generate()[1],
         "JWT_SIGNING_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "api.example.com",
         "CORS_ALLOWED_ORIGINS": "https://app.example.com",
@@ -89,12 +90,22 @@ def test_production_settings_harden_cookies_and_headers():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "JWT_SIGNING_KEY"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "BROKER_PUBLIC_KEY", "JWT_SIGNING_KEY"])
 def test_production_refuses_to_start_without_a_secret(missing):
     result = _manage("check", env=_production_env(**{missing: None}))
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert f"{missing} must be set when DEBUG is off" in result.stderr
+
+
+@pytest.mark.slow
+def test_production_refuses_the_development_broker_keys():
+    public = _production_env(BROKER_PUBLIC_KEY=settings.DEV_BROKER_PUBLIC_KEY)
+    result = _manage("check", env=public)
+    assert "BROKER_PUBLIC_KEY is the development key" in result.stderr
+    private = settings.DEV_BROKER_PRIVATE_KEY_FILE.read_text().strip()
+    result = _manage("check", env=_production_env(BROKER_PRIVATE_KEYS=private))
+    assert "BROKER_PRIVATE_KEYS holds the development key" in result.stderr
 
 
 @pytest.mark.slow

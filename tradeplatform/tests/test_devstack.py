@@ -3,8 +3,10 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -54,11 +56,21 @@ def _probe(env: dict) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.fixture
+def stack_dir():
+    """A data directory outside pytest's own temporary root, which pytest keeps private
+    (0700) and re-secures whenever a session starts: the embedded PostgreSQL runs as
+    another user (as root) and must be able to reach its data."""
+    path = Path(tempfile.mkdtemp(prefix="tradeplatform-devstack-"))
+    yield path / "stack"
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_embedded_services_start_are_found_by_manage_py_and_stop(tmp_path):
+def test_embedded_services_start_are_found_by_manage_py_and_stop(stack_dir):
     """A command in another terminal (no variable set, not even DEBUG) reaches the running
     stack's PostgreSQL and Redis through services.env; at the end both are gone."""
-    data = tmp_path / "stack"
+    data = stack_dir
     # The command under the stack plays the other terminal: it drops the stack's
     # variables and is pointed at the stack's services.env only.
     other_terminal = (

@@ -51,8 +51,31 @@ def test_all_up_answers_200(client):
         "status": "ok",
         "services": {"database": "ok", "redis": "ok", "celery": "ok"},
         "sandbox": "confined (warm)",
+        "missedClosesLastHour": 0,
     }
     assert "no-cache" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_health_counts_the_closes_missed_in_the_last_hour(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from executions.tests.factories import ExecutionFactory
+
+    _stamp_heartbeat(5)
+    now = timezone.now()
+    for message, completed in [
+        ("missed: the queue was 61 s behind", now - timedelta(minutes=5)),
+        ("missed: the queue was 300 s behind", now - timedelta(minutes=20)),
+        ("missed: the queue was 90 s behind", now - timedelta(hours=2)),  # too old
+        ("superseded by a later close (…)", now),  # not missed: a later close traded
+    ]:
+        ExecutionFactory(status="SKIPPED", error_message=message, completed_at=completed)
+    body = client.get("/health").json()
+    assert body["status"] == "ok"  # a figure to watch, not a failing service
+    assert body["missedClosesLastHour"] == 2
 
 
 @pytest.mark.django_db

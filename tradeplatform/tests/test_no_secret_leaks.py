@@ -13,8 +13,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.tests.factories import UserFactory
 from executions.models import StrategyExecution, Trade
+from executions.tasks import orders_reconcile
 from executions.tests.helpers import CLOSE, PERIOD, RESOLUTION, SYMBOL, make_candles
-from marketdata.tests.binance_standin import CCXT_OPTIONS, BinanceStandIn
+from marketdata.exchange_standin import CCXT_OPTIONS, StandInExchange
 from marketdata.tests.factories import CandleFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
@@ -29,7 +30,7 @@ BUY = (
 
 @pytest.fixture
 def exchange(settings):
-    with BinanceStandIn(accounts={API_KEY: API_SECRET}, fill_price="100") as standin:
+    with StandInExchange(accounts={API_KEY: API_SECRET}, prices={"BTCUSDT": "100"}) as standin:
         settings.CCXT_API_URL = standin.url
         settings.CCXT_OPTIONS = CCXT_OPTIONS
         yield standin
@@ -56,7 +57,9 @@ class Seen:
         assert leaks == []
 
 
-def test_no_secret_in_logs_answers_or_admin(exchange, caplog):
+def test_no_secret_in_logs_answers_or_admin(
+    exchange, caplog, orders_worker_keys, django_capture_on_commit_callbacks
+):
     caplog.set_level(logging.DEBUG)  # the root logger, and with it every library's
     seen = Seen()
     owner = UserFactory()
@@ -67,7 +70,7 @@ def test_no_secret_in_logs_answers_or_admin(exchange, caplog):
         "create credential",
         api.post(
             "/api/broker-credentials",
-            {"brokerName": "binance", "apiKey": API_KEY, "apiSecret": API_SECRET},
+            {"brokerName": "binanceusdm", "apiKey": API_KEY, "apiSecret": API_SECRET},
             format="json",
         ),
         201,
@@ -100,31 +103,37 @@ def test_no_secret_in_logs_answers_or_admin(exchange, caplog):
         201,
     )["subscription"]
 
-    # A candle close with a BUY: an order signed with the key goes to the exchange.
+    # A candle close with a BUY: after its commit the orders worker signs the entry with
+    # the key and sends it, then the reduce-only stop-loss and take-profit.
     make_candles(count=40)
     output = []
-    call_command(
-        "run_candle",
-        symbol=SYMBOL,
-        resolution=RESOLUTION,
-        close=CLOSE.isoformat(),
-        stdout=_Sink(output),
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "run_candle",
+            symbol=SYMBOL,
+            resolution=RESOLUTION,
+            close=CLOSE.isoformat(),
+            stdout=_Sink(output),
+        )
     execution = StrategyExecution.objects.get(candle_close=CLOSE)
     assert execution.status == StrategyExecution.Status.COMPLETED, execution.error_message
-    assert exchange.orders, "the order never reached the exchange"
+    assert exchange.book.orders, "the order never reached the exchange"
     trade = Trade.objects.get(execution=execution)
-    # The next candle reaches the take-profit: the trade closes.
+    assert trade.protected_on_exchange and len(exchange.book.algo_orders) == 2
+    # The market reaches the take-profit on the exchange; the reconciliation books it.
+    exchange.book.feed_candle(SYMBOL, "100", "120", "99", "115")
     CandleFactory(open_time=CLOSE, high=Decimal("120"), close=Decimal("115"))
-    call_command(
-        "run_candle",
-        symbol=SYMBOL,
-        resolution=RESOLUTION,
-        close=(CLOSE + PERIOD).isoformat(),
-        stdout=_Sink(output),
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command(
+            "run_candle",
+            symbol=SYMBOL,
+            resolution=RESOLUTION,
+            close=(CLOSE + PERIOD).isoformat(),
+            stdout=_Sink(output),
+        )
+        orders_reconcile.delay()
     trade.refresh_from_db()
-    assert trade.status == Trade.Status.CLOSED
+    assert trade.status == Trade.Status.CLOSED and trade.exit_reason == "TAKE_PROFIT"
     seen.add("run_candle output", "".join(output))
 
     sub = f"/api/strategies/subscriptions/{subscription['id']}"
@@ -132,6 +141,7 @@ def test_no_secret_in_logs_answers_or_admin(exchange, caplog):
     for path in [
         "/auth/me",
         "/api/broker-credentials",
+        "/api/orders",
         "/api/strategy-upload/strategies",
         strat,
         f"{strat}/executions",
@@ -154,6 +164,7 @@ def test_no_secret_in_logs_answers_or_admin(exchange, caplog):
         ("subscriptions", "strategysubscription", subscription["id"]),
         ("executions", "strategyexecution", execution.id),
         ("executions", "trade", trade.id),
+        ("executions", "order", trade.orders.first().id),
     ]:
         pages += [f"/admin/{app}/{model}/", f"/admin/{app}/{model}/{pk}/change/"]
     pages.append("/admin/accounts/brokercredential/add/")

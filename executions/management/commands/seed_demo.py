@@ -12,9 +12,10 @@ DEFAULT_DEMO_PASSWORD = "demo-trader-2026"
 
 class Command(BaseCommand):
     help = (
-        "Create the demo data (idempotent): an admin and a demo user, the example "
-        "strategies on BTCUSDT and ETHUSDT at 1 minute, a paper broker credential, "
-        "subscriptions and candles for their lookback. Development only."
+        "Create the demo data once, on an empty database: an admin and a demo user, the "
+        "example strategies on BTCUSDT and ETHUSDT at 1 minute, a paper broker credential "
+        "and subscriptions; later runs leave all of it as the users left it. Every run "
+        "tops the demo candles up to now. Development only."
     )
 
     def add_arguments(self, parser):
@@ -35,7 +36,8 @@ class Command(BaseCommand):
         report = demo_seed(admin_password=admin_password, demo_password=demo_password)
         for what in report.created:
             self.stdout.write(f"created  {what}")
-        self.stdout.write(f"kept     {len(report.kept)} existing demo objects")
+        if not report.seeded:
+            self.stdout.write("the database has users already: demo data left as it is")
         self.stdout.write(f"candles  {report.candles_added} added")
         self.stdout.write(
             self.style.SUCCESS(

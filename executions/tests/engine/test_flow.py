@@ -6,10 +6,9 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from django_redis import get_redis_connection
 
 from accounts.tests.factories import BrokerCredentialFactory
-from executions.engine import book, execution_lock_key, execution_run
+from executions.engine import book, execution_run
 from executions.models import StrategyExecution, Trade
 from executions.tests.factories import ExecutionFactory, TradeFactory
 from executions.tests.helpers import (
@@ -19,11 +18,10 @@ from executions.tests.helpers import (
     EXIT,
     HOLD,
     PERIOD,
-    RESOLUTION,
     SELL_WITH_STOPS,
-    SYMBOL,
     make_candles,
     make_strategy,
+    run_owned_elsewhere,
     source,
 )
 from executions.trading import rules
@@ -53,7 +51,7 @@ def trades_of(subscription):
     return list(Trade.objects.filter(subscription=subscription, status=Trade.Status.OPEN))
 
 
-def test_candle_close_writes_sized_trades_for_eligible_subscriptions():
+def test_candle_close_writes_sized_trades_for_eligible_subscriptions(run_close):
     make_candles()
     buy = make_strategy(BUY_WITH_STOPS)
     plain = SubscriptionFactory(strategy=buy)  # 10,000 x 1% / (100 - 95) = 20
@@ -86,7 +84,7 @@ def test_candle_close_writes_sized_trades_for_eligible_subscriptions():
     short = SubscriptionFactory(strategy=sell, risk_per_trade=D("0.02"))  # 200 / 5 = 40
 
     executions = {
-        s.code: execution_run(strategy_id=s.id, candle_close=CLOSE) for s in (buy, fallback, sell)
+        s.code: run_close(strategy_id=s.id, candle_close=CLOSE) for s in (buy, fallback, sell)
     }
 
     first = executions[buy.code]
@@ -129,7 +127,7 @@ def test_candle_close_writes_sized_trades_for_eligible_subscriptions():
     assert third.trades_created == 1
 
 
-def test_stop_loss_and_take_profit_close_with_exact_pnl_and_counters():
+def test_stop_loss_and_take_profit_close_with_exact_pnl_and_counters(run_close):
     candles = make_candles()
     by_open = {candle.open_time: candle for candle in candles}
     opened_at = CLOSE - 3 * PERIOD
@@ -147,7 +145,7 @@ def test_stop_loss_and_take_profit_close_with_exact_pnl_and_counters():
     open_trade(short_target, opened_at=opened_at, side="SELL", quantity="1.5", stop="120", tp="96")
     open_trade(untouched, opened_at=opened_at, stop="50", tp="500")
 
-    execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
+    execution = run_close(strategy_id=strategy.id, candle_close=CLOSE)
 
     assert execution.status == Status.COMPLETED
     assert "holding at 100.0" in execution.execution_log
@@ -173,7 +171,7 @@ def test_stop_loss_and_take_profit_close_with_exact_pnl_and_counters():
     assert Trade.objects.get(subscription=untouched).status == "OPEN"
 
 
-def test_exit_closes_the_strategy_trades_at_the_last_close():
+def test_exit_closes_the_strategy_trades_at_the_last_close(run_close):
     make_candles()
     strategy = make_strategy(EXIT)
     long, short = SubscriptionFactory(strategy=strategy), SubscriptionFactory(strategy=strategy)
@@ -183,7 +181,7 @@ def test_exit_closes_the_strategy_trades_at_the_last_close():
         SubscriptionFactory(), opened_at=CLOSE - PERIOD, stop="50", tp="500"
     )
 
-    execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
+    execution = run_close(strategy_id=strategy.id, candle_close=CLOSE)
 
     assert (execution.status, execution.trades_created) == (Status.COMPLETED, 0)
     assert [
@@ -196,7 +194,7 @@ def test_exit_closes_the_strategy_trades_at_the_last_close():
     assert (long.winning_trades, long.total_pnl) == (1, D("20"))
 
 
-def test_opposite_signal_closes_then_opens():
+def test_opposite_signal_closes_then_opens(run_close):
     make_candles()
     strategy = make_strategy(SELL_WITH_STOPS)
     subscription = SubscriptionFactory(strategy=strategy, max_positions=1)
@@ -204,7 +202,7 @@ def test_opposite_signal_closes_then_opens():
         subscription, opened_at=CLOSE - PERIOD, quantity="2", entry="90", stop="50", tp="500"
     )
 
-    execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
+    execution = run_close(strategy_id=strategy.id, candle_close=CLOSE)
 
     assert (execution.status, execution.trades_created) == (Status.COMPLETED, 1)
     old.refresh_from_db()
@@ -213,16 +211,16 @@ def test_opposite_signal_closes_then_opens():
     assert (new.side, new.entry_price, new.stop_loss) == ("SELL", D("100"), D("105"))
 
 
-def test_inactive_strategy_and_missing_data_are_skipped():
+def test_inactive_strategy_and_missing_data_are_skipped(run_close):
     make_candles(10)
     inactive = make_strategy(BUY_WITH_STOPS, is_active=False)
     SubscriptionFactory(strategy=inactive)
     short_history = make_strategy(BUY_WITH_STOPS)
     SubscriptionFactory(strategy=short_history)
 
-    first = execution_run(strategy_id=inactive.id, candle_close=CLOSE)
-    second = execution_run(strategy_id=short_history.id, candle_close=CLOSE)
-    stale = execution_run(strategy_id=short_history.id, candle_close=CLOSE + PERIOD)
+    first = run_close(strategy_id=inactive.id, candle_close=CLOSE)
+    second = run_close(strategy_id=short_history.id, candle_close=CLOSE)
+    stale = run_close(strategy_id=short_history.id, candle_close=CLOSE + PERIOD)
 
     assert (first.status, first.error_message) == (Status.SKIPPED, "strategy is not active")
     assert second.status == Status.SKIPPED
@@ -231,33 +229,26 @@ def test_inactive_strategy_and_missing_data_are_skipped():
     assert not Trade.objects.exists()
 
 
-def test_same_close_twice_runs_once():
+def test_same_close_twice_runs_once(run_close):
     make_candles()
     strategy = make_strategy(BUY_WITH_STOPS)
     SubscriptionFactory(strategy=strategy)
-    assert execution_run(strategy_id=strategy.id, candle_close=CLOSE) is not None
+    assert run_close(strategy_id=strategy.id, candle_close=CLOSE) is not None
     # The lock is free again: the database row is what refuses the second run.
-    assert execution_run(strategy_id=strategy.id, candle_close=CLOSE) is None
+    assert run_close(strategy_id=strategy.id, candle_close=CLOSE) is None
     assert StrategyExecution.objects.count() == 1
     assert Trade.objects.count() == 1
 
 
-def test_lock_held_elsewhere_means_someone_else_runs_it():
+def test_a_close_owned_by_a_live_run_elsewhere_is_left_to_it(run_close):
     make_candles()
     strategy = make_strategy(BUY_WITH_STOPS)
-    key = execution_lock_key(
-        strategy_id=strategy.id, symbol=SYMBOL, resolution=RESOLUTION, candle_close=CLOSE
-    )
-    other = get_redis_connection("default").lock(key, timeout=30)
-    assert other.acquire(blocking=False)
-    try:
-        assert execution_run(strategy_id=strategy.id, candle_close=CLOSE) is None
-    finally:
-        other.release()
+    with run_owned_elsewhere(strategy_id=strategy.id):
+        assert run_close(strategy_id=strategy.id, candle_close=CLOSE) is None
     assert not StrategyExecution.objects.exists()
 
 
-def test_unexpected_error_marks_failed_never_running(monkeypatch):
+def test_unexpected_error_marks_failed_never_running(monkeypatch, run_close):
     make_candles()
     strategy = make_strategy(BUY_WITH_STOPS)
     SubscriptionFactory(strategy=strategy)
@@ -266,7 +257,7 @@ def test_unexpected_error_marks_failed_never_running(monkeypatch):
         raise ZeroDivisionError("boom")
 
     monkeypatch.setattr(rules, "position_size", broken)
-    execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
+    execution = run_close(strategy_id=strategy.id, candle_close=CLOSE)
     execution.refresh_from_db()
     assert execution.status == Status.FAILED
     assert execution.error_message == "internal error: ZeroDivisionError: boom"
@@ -275,7 +266,7 @@ def test_unexpected_error_marks_failed_never_running(monkeypatch):
 
 
 @override_settings(SANDBOX_WALL_SECONDS=1.0, SANDBOX_CPU_SECONDS=1)
-def test_hostile_strategies_fail_alone():
+def test_hostile_strategies_fail_alone(run_close):
     make_candles()
     good = make_strategy(BUY_WITH_STOPS)
     SubscriptionFactory(strategy=good)
@@ -291,9 +282,9 @@ def test_hostile_strategies_fail_alone():
         SubscriptionFactory(strategy=strategies[name])
 
     results = {
-        name: execution_run(strategy_id=s.id, candle_close=CLOSE) for name, s in strategies.items()
+        name: run_close(strategy_id=s.id, candle_close=CLOSE) for name, s in strategies.items()
     }
-    good_run = execution_run(strategy_id=good.id, candle_close=CLOSE)
+    good_run = run_close(strategy_id=good.id, candle_close=CLOSE)
 
     assert results["bad-stop"].signal == {"action": "BUY", "stopLoss": 150.0}
     for name, (_, words) in hostile.items():
@@ -335,6 +326,8 @@ def test_parallel_duplicate_deliveries_run_once():
 
 
 def test_statements_per_close_do_not_grow_with_subscribers():
+    """The candle close itself: its closes and entries are orders for the orders worker
+    (sent after commit, which a test transaction never reaches)."""
     make_candles()
     statements = []
     for subscribers in (2, 25):
@@ -347,7 +340,7 @@ def test_statements_per_close_do_not_grow_with_subscribers():
         with CaptureQueriesContext(connection) as queries:
             execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
         assert execution.trades_created == subscribers
-        assert Trade.objects.filter(execution__strategy=strategy, status="CLOSED").count() == (
+        assert Trade.objects.filter(execution__strategy=strategy, status="CLOSING").count() == (
             2 * subscribers
         )
         statements.append(len(queries))
@@ -368,3 +361,48 @@ def test_a_trade_is_closed_and_counted_once():
     assert (subscription.losing_trades, subscription.total_pnl) == (1, D("-10"))
     trade.refresh_from_db()
     assert (trade.status, trade.pnl, trade.closed_at) == ("CLOSED", D("-10"), CLOSE)
+
+
+def test_no_number_of_the_strategy_prices_or_sizes_a_live_trade(run_close):
+    """Issue 12's attack on BTCUSDT at 42,000: entryPrice 1 with stopLoss 0.5 sized a
+    1,000 x 10 subscription at 20 BTC ($840k). The stop is judged against the close and
+    refused; an invented entryPrice with a sane stop is sized and filled at the close."""
+    make_candles()
+    Candle.objects.update(open=D(42000), high=D(42010), low=D(41990), close=D(42000))
+    attack = make_strategy(source('return {"action": "BUY", "entryPrice": 1.0, "stopLoss": 0.5}'))
+    SubscriptionFactory(strategy=attack, capital=D(1000), risk_per_trade=D("0.01"), leverage=10)
+    invented = make_strategy(
+        source('return {"action": "BUY", "entryPrice": 1.0, "stopLoss": 41900.0}')
+    )
+    honest = SubscriptionFactory(
+        strategy=invented, capital=D(1000), risk_per_trade=D("0.01"), leverage=10
+    )
+
+    refused = run_close(strategy_id=attack.id, candle_close=CLOSE)
+    traded = run_close(strategy_id=invented.id, candle_close=CLOSE)
+
+    assert refused.status == Status.FAILED
+    assert refused.error_message == (
+        "invalid signal: a BUY's stopLoss must be below the price 42000 (the signal candle's "
+        "close) and within 50% of it, from 21000 up to (not including) 42000; got stopLoss=0.5"
+    )
+    assert not Trade.objects.filter(execution=refused).exists()
+    assert traded.status == Status.COMPLETED, traded.error_message
+    [trade] = trades_of(honest)
+    # 10 at risk over 42,000 - 41,900 = 0.1 BTC ($4,200 notional, under 1,000 x 10).
+    assert (trade.quantity, trade.entry_price) == (D("0.1"), D(42000))
+
+
+def test_a_gap_beyond_the_stop_fills_at_the_open_live(run_close):
+    """The live path fills a gap as the backtest does: at the open, losing more than the
+    sized risk (here 2 x (100 - 90) = 20 instead of 2 x (100 - 95) = 10)."""
+    candles = make_candles()
+    strategy = make_strategy(HOLD)
+    subscription = SubscriptionFactory(strategy=strategy)
+    open_trade(subscription, opened_at=CLOSE - PERIOD, quantity="2", stop="95", tp="110")
+    Candle.objects.filter(pk=candles[-1].pk).update(open=D(90), high=D(92), low=D(88))
+
+    run_close(strategy_id=strategy.id, candle_close=CLOSE)
+
+    trade = Trade.objects.get(subscription=subscription)
+    assert (trade.exit_reason, trade.exit_price, trade.pnl) == ("STOP_LOSS", D(90), D(-20))

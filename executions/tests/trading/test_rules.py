@@ -2,9 +2,13 @@ from datetime import UTC, datetime
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from executions.trading.enums import ExitReason, Side
 from executions.trading.rules import (
+    PNL_STEP,
+    QUANTITY_STEP,
     Position,
     SignalCloses,
     average_true_range,
@@ -23,9 +27,10 @@ from marketdata.candles import Bar
 OPEN_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def bar(high, low, close) -> Bar:
-    """A candle as the rules read it: only high, low and close matter."""
-    return Bar(OPEN_TIME, D(str(close)), D(str(high)), D(str(low)), D(str(close)), D(0))
+def bar(high, low, close, open=None) -> Bar:
+    """A candle as the rules read it; it opens at its close unless told otherwise."""
+    opening = close if open is None else open
+    return Bar(OPEN_TIME, D(str(opening)), D(str(high)), D(str(low)), D(str(close)), D(0))
 
 
 class TestPositionSize:
@@ -166,8 +171,31 @@ class TestExits:
         assert exit_for_candle(self.long, bar(120, 80, 100)) == (D("95"), ExitReason.STOP_LOSS)
         assert exit_for_candle(self.short, bar(120, 80, 100)) == (D("105"), ExitReason.STOP_LOSS)
 
-    def test_gap_through_the_stop_fills_at_the_stop(self):
-        assert exit_for_candle(self.long, bar(90, 85, 88)) == (D("95"), ExitReason.STOP_LOSS)
+    def test_a_candle_opening_beyond_the_stop_fills_at_the_open(self):
+        # A gap below a long's stop: the market was never at 95, the stop fills at 90.
+        assert exit_for_candle(self.long, bar(91, 85, 88, open=90)) == (
+            D("90"),
+            ExitReason.STOP_LOSS,
+        )
+        assert exit_for_candle(self.short, bar(112, 106, 110, open=108)) == (
+            D("108"),
+            ExitReason.STOP_LOSS,
+        )
+        # Opening exactly at the stop fills there, at the open.
+        assert exit_for_candle(self.long, bar(99, 94, 96, open=95)) == (
+            D("95"),
+            ExitReason.STOP_LOSS,
+        )
+
+    def test_a_candle_opening_beyond_the_target_fills_at_the_open(self):
+        assert exit_for_candle(self.long, bar(115, 90, 114, open=112)) == (
+            D("112"),
+            ExitReason.TAKE_PROFIT,
+        )
+        assert exit_for_candle(self.short, bar(89, 85, 86, open=87)) == (
+            D("87"),
+            ExitReason.TAKE_PROFIT,
+        )
 
     def test_untouched(self):
         assert exit_for_candle(self.long, bar(109, 96, 100)) is None
@@ -266,3 +294,81 @@ def test_closes_for_signal():
     assert closes_for_signal("HOLD") is None
     assert needs_atr(signal_stop_loss=D("1"), signal_take_profit=None)
     assert not needs_atr(signal_stop_loss=D("1"), signal_take_profit=D("2"))
+
+
+# ------------------------------------------------------------------------- properties
+
+
+def prices(low="0.01", high="100000"):
+    return st.decimals(min_value=D(low), max_value=D(high), places=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    capital=st.decimals(min_value=D("10"), max_value=D("1000000"), places=2),
+    risk=st.decimals(min_value=D("0.001"), max_value=D("0.1"), places=3),
+    leverage=st.integers(min_value=1, max_value=125),
+    entry=prices("1"),
+    stop_fraction=st.decimals(min_value=D("0.0001"), max_value=D("0.5"), places=4),
+    side=st.sampled_from([Side.BUY, Side.SELL]),
+    open_fraction=st.decimals(min_value=D("-0.6"), max_value=D("0.6"), places=4),
+)
+def test_a_stop_out_loses_capital_times_risk_or_more_when_the_market_opened_beyond_it(
+    capital, risk, leverage, entry, stop_fraction, side, open_fraction
+):
+    """A stop-out loses capital x risk (less only by the rounding down of the quantity, or
+    by the leverage cap), or more when the market opened beyond the stop: then exactly
+    quantity x the distance from the entry to the open."""
+    direction = 1 if side == Side.BUY else -1
+    stop = (entry * (1 - direction * stop_fraction)).quantize(D("1e-8"))
+    assume(0 < stop != entry)
+    quantity = position_size(
+        capital=capital, risk_per_trade=risk, leverage=leverage, entry_price=entry, stop_loss=stop
+    )
+    assume(quantity > 0)
+    open_ = (entry * (1 - direction * open_fraction)).quantize(D("1e-8"))
+    candle = bar(max(open_, entry) * 2, min(open_, stop) / 2, open_, open=open_)
+    fill = exit_for_candle(Position(side, entry, stop), candle)
+    assert fill is not None and fill[1] == ExitReason.STOP_LOSS  # the range spans the stop
+    price, _ = fill
+    loss = -pnl(side, quantity, entry, price)
+    gapped = open_ <= stop if side == Side.BUY else open_ >= stop
+    if gapped:
+        assert price == open_
+        assert loss == (quantity * abs(entry - open_)).quantize(PNL_STEP)
+        assert loss >= -pnl(side, quantity, entry, stop)
+    else:
+        assert price == stop
+        assert loss <= capital * risk
+        capped = quantity * entry > capital * leverage - QUANTITY_STEP * entry * 2
+        if not capped:  # only the rounding down of the quantity (and of the PnL) is kept
+            assert capital * risk - loss <= QUANTITY_STEP * abs(entry - stop) + PNL_STEP
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    entry=prices("1"),
+    side=st.sampled_from([Side.BUY, Side.SELL]),
+    levels=st.lists(prices(), min_size=4, max_size=4),
+)
+def test_an_exit_fills_within_the_candle_or_at_its_open(entry, side, levels):
+    """Whatever the candle, an exit fills at the stop, the target or the open, within the
+    candle's range; at the open only when the candle opened beyond that level."""
+    low, a, b, high = sorted(levels)
+    open_ = a
+    direction = 1 if side == Side.BUY else -1
+    stop = entry - direction * entry / 10
+    target = entry + direction * entry / 10
+    fill = exit_for_candle(
+        Position(side, entry, stop, target), Bar(OPEN_TIME, open_, high, low, b, D(0))
+    )
+    assume(fill is not None)
+    price, reason = fill
+    assert low <= price <= high
+    assert price in (stop, target, open_)
+    if price == open_ and open_ not in (stop, target):
+        beyond_stop = open_ < stop if side == Side.BUY else open_ > stop
+        beyond_target = open_ > target if side == Side.BUY else open_ < target
+        assert (reason == ExitReason.STOP_LOSS and beyond_stop) or (
+            reason == ExitReason.TAKE_PROFIT and beyond_target
+        )

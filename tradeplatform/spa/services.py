@@ -1,0 +1,112 @@
+"""Writes behind the SPA's pages: its broker key form and its close-position button.
+Each calls the apps' own services; what is particular to the SPA is written down here."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import BrokerCredential
+from accounts.services import broker_credential_create, broker_credential_deactivate
+from executions.models import Trade
+from executions.orders import orders_enqueue, trades_close_request
+from marketdata.exchanges import CredentialCheck, credential_check
+from tradeplatform.api import ApplicationError
+
+from .selectors import credential_newest_active, trade_current_price
+
+NO_CREDENTIAL = "No active broker credentials found. Please connect your broker first."
+POSITION_NOT_FOUND = "Position not found"
+
+
+def spa_broker() -> str:
+    """The broker the SPA's key form connects (`SPA_BROKER`: paper or a ccxt id)."""
+    return settings.SPA_BROKER.strip().lower()
+
+
+def broker_keys_store(*, user, api_key: str, api_secret: str) -> BrokerCredential:
+    """A new credential for the SPA's broker (sealed as every credential is); the
+    earlier ones stay, as subscriptions may trade with them."""
+    return broker_credential_create(
+        user=user, broker_name=spa_broker(), api_key=api_key.strip(), api_secret=api_secret
+    )
+
+
+@transaction.atomic
+def broker_keys_remove(*, user) -> int:
+    """Deactivate all the user's active credentials, or none: refused while an active
+    (or paused) subscription trades with one of them."""
+    credentials = list(BrokerCredential.objects.filter(user=user, is_active=True))
+    if not credentials:
+        raise ApplicationError("No broker credentials found to delete", status_code=404)
+    for credential in credentials:
+        broker_credential_deactivate(credential=credential)
+    return len(credentials)
+
+
+def broker_connection_test(*, api_key: str, api_secret: str) -> None:
+    """Check a key pair before it is stored: the exchange must accept it for a balance
+    read. A paper account needs none. The keys come in the request: nothing stored is
+    decrypted, and no error message repeats them."""
+    broker = spa_broker()
+    if broker == BrokerCredential.PAPER:
+        return
+    outcome = credential_check(exchange_id=broker, api_key=api_key, secret=api_secret)
+    if outcome is CredentialCheck.INVALID:
+        raise ApplicationError(f"{broker} refused the keys")
+    if outcome is CredentialCheck.UNAVAILABLE:
+        raise ApplicationError(f"{broker} could not be reached; try again", status_code=503)
+
+
+def broker_balance(*, user) -> dict:
+    """The available balance of the user's newest active account. A paper account has
+    `SPA_PAPER_BALANCE` USDT. An exchange account's balance needs its keys, which only
+    the orders worker may decrypt: the web process answers 503 for it."""
+    credential = credential_newest_active(user=user)
+    if credential is None:
+        raise ApplicationError(NO_CREDENTIAL, status_code=404)
+    if credential.broker_name != BrokerCredential.PAPER:
+        raise ApplicationError(
+            f"The balance of a {credential.broker_name} account is not available here: "
+            "only the orders worker reads exchange accounts",
+            status_code=503,
+        )
+    available = Decimal(settings.SPA_PAPER_BALANCE)
+    return {
+        "total_available": available,
+        "usdt_available": available,
+        "inr_available": Decimal(0),
+        "wallets": [
+            {"currency": "USDT", "available": available, "locked": Decimal(0), "total": available}
+        ],
+        "currency": "USDT",
+    }
+
+
+@transaction.atomic
+def position_close(*, user, position_id) -> Trade:
+    """Close one of the user's open trades now through the orders worker: a reduce-only
+    market order (reason EXIT) priced at the platform's current price (the newest stored
+    close of its market: where the paper exchange fills it). The trade answers CLOSING;
+    its fills close it, with its PnL and the subscription's figures, as any exit."""
+    trade = (
+        Trade.objects.select_for_update(of=("self",))
+        .filter(id=position_id, subscription__user=user)
+        .first()
+    )
+    if trade is None:
+        raise ApplicationError(POSITION_NOT_FOUND, status_code=404)
+    if trade.status != Trade.Status.OPEN:
+        raise ApplicationError("Position is already closed", status_code=409)
+    price = trade_current_price(trade=trade)
+    if price is None:
+        raise ApplicationError(f"No market price for {trade.symbol} yet", status_code=409)
+    order_ids = trades_close_request(
+        trades=[trade], reason=Trade.ExitReason.EXIT, prices={trade.id: price}
+    )
+    if not order_ids:  # the engine closed it first
+        raise ApplicationError("Position is already closed", status_code=409)
+    orders_enqueue(order_ids)
+    trade.refresh_from_db()
+    trade.exit_price = price  # what it is priced at; the fills decide
+    return trade
