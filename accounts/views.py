@@ -136,7 +136,8 @@ class MeView(APIView):
         summary="Save a broker credential (the key and secret are write-only)",
         description="`brokerName` is `paper` (simulated fills at the platform's price, no "
         "key) or a ccxt exchange id, which needs `apiKey` and `apiSecret`. They are stored "
-        "encrypted and never appear in any answer, log or admin page.",
+        "encrypted and never appear in any answer, log or admin page. An exchange's key is "
+        "checked with the exchange first: 503 when it cannot be reached.",
         examples=[
             OpenApiExample("Paper trading", value={"brokerName": "paper"}, request_only=True)
         ],
@@ -146,7 +147,11 @@ class MeView(APIView):
                 "BrokerCredentialSavedAnswer",
                 message=serializers.CharField(),
                 credential=BrokerCredentialOutputSerializer(),
-            )
+            ),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="The exchange could not be reached to check the key; try again",
+            ),
         },
     ),
     destroy=extend_schema(
