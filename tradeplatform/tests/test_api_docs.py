@@ -5,6 +5,8 @@ import pytest
 import yaml
 from django.core.management import call_command
 
+from executions.models import Trade
+
 pytestmark = pytest.mark.django_db
 
 
