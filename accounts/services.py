@@ -162,14 +162,16 @@ def broker_credential_create(
         if not (api_key and api_secret):
             message = "An API key and secret are required for an exchange"
             raise ApplicationError(message, details={"api_key": [message]})
-        _credential_check(broker_name=broker_name, api_key=api_key, api_secret=api_secret)
+        broker_credential_check(broker_name=broker_name, api_key=api_key, api_secret=api_secret)
     credential = BrokerCredential(user=user, broker_name=broker_name)
     broker_credential_seal(credential=credential, api_key=api_key, api_secret=api_secret)
     credential.save()
     return credential
 
 
-def _credential_check(*, broker_name: str, api_key: str, api_secret: str) -> None:
+def broker_credential_check(*, broker_name: str, api_key: str, api_secret: str) -> None:
+    """The exchange must accept the key pair for a balance read (400 when it refuses,
+    503 when it cannot be reached)."""
     from marketdata.exchanges import CredentialCheck, credential_check
 
     outcome = credential_check(exchange_id=broker_name, api_key=api_key, secret=api_secret)

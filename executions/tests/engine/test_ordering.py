@@ -306,7 +306,7 @@ def test_a_candle_changed_during_the_run_is_skipped():
     assert not Trade.objects.exists()
 
 
-def test_the_trades_of_a_cancelled_subscription_close_at_the_next_close():
+def test_the_trades_of_a_cancelled_subscription_close_at_the_next_close(run_close):
     make_candles()
     strategy = make_strategy(HOLD)
     cancelled = SubscriptionFactory(strategy=strategy, is_active=False)
@@ -324,7 +324,7 @@ def test_the_trades_of_a_cancelled_subscription_close_at_the_next_close():
         subscription=kept, execution=earlier, stop_loss=D(50), take_profit=D(500)
     )
 
-    execution = execution_run(strategy_id=strategy.id, candle_close=CLOSE)
+    execution = run_close(strategy_id=strategy.id, candle_close=CLOSE)
 
     closing.refresh_from_db()
     following.refresh_from_db()
@@ -335,7 +335,7 @@ def test_the_trades_of_a_cancelled_subscription_close_at_the_next_close():
     )
     assert (closing.closed_at, closing.pnl) == (CLOSE, D(20))
     assert following.status == "OPEN"
-    assert "closed 1 trade(s) of cancelled subscriptions at 100" in execution.execution_log
+    assert "closing 1 trade(s) of cancelled subscriptions at 100" in execution.execution_log
     cancelled.refresh_from_db()
     assert (cancelled.winning_trades, cancelled.total_pnl) == (1, D(20))
 

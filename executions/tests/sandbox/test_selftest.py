@@ -22,6 +22,7 @@ from executions.tests.helpers import BUY_WITH_STOPS, CLOSE, make_candles, make_s
 from executions.worker_guard import confinement_check, confinement_reset, sandbox_targets
 from strategies.settings_cache import strategy_settings_get
 from tradeplatform.celery import app as celery_app
+from tradeplatform.tests.helpers import production_env
 
 from .conftest import BACKENDS, SIMPLE, run
 
@@ -135,13 +136,7 @@ def test_a_worker_without_landlock_refuses_strategies(machine_without, confineme
 
 
 def _settings_in_a_fresh_process(**environment) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "SECRET_KEY": "x" * 50,
-        "JWT_SIGNING_KEY": "y" * 50,
-        "FIELD_ENCRYPTION_KEYS": "ZGV2LW9ubHktZmllbGQta2V5LTAxMjM0NTY3ODlhYmM=",
-        **environment,
-    }
+    env = production_env(**environment)
     code = "from django.conf import settings; print(settings.SANDBOX_BACKEND)"
     return subprocess.run(
         [sys.executable, "-c", code],
