@@ -152,7 +152,11 @@ def broker_credential_create(
     a stored credential: the check uses what the user has just sent."""
     broker_name = broker_name.strip().lower()
     if broker_name not in supported_brokers():
-        message = f"Unsupported broker: {broker_name[:50]}"
+        exchanges = sorted(supported_brokers() - {BrokerCredential.PAPER})
+        message = (
+            f"Unsupported broker: {broker_name[:50]}. Supported: {BrokerCredential.PAPER} "
+            f"(simulated fills, no key) or an exchange id: {', '.join(exchanges)}"
+        )
         raise ApplicationError(message, details={"broker_name": [message]})
     if broker_name != BrokerCredential.PAPER:
         if not (api_key and api_secret):

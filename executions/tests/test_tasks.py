@@ -30,6 +30,7 @@ from marketdata.services import candles_backfill
 from strategies import registry
 from subscriptions.tests.factories import SubscriptionFactory
 from tradeplatform.celery import app as celery_app
+from tradeplatform.formatting import iso_utc
 
 Status = StrategyExecution.Status
 pytestmark = pytest.mark.django_db
@@ -183,7 +184,7 @@ def test_run_candle_command_prints_one_line_per_execution():
     )
 
     lines = out.getvalue().splitlines()
-    assert lines[0] == "BTCUSDT:5 close 2026-01-15T15:00:00+00:00"
+    assert lines[0] == "BTCUSDT:5 close 2026-01-15T15:00:00Z"
     assert lines[1].startswith(f"{strategy.code}: COMPLETED signal=BUY trades=1 ")
 
 
@@ -193,8 +194,8 @@ def test_run_candle_defaults_to_the_last_closed_candle():
     close = candle_close_floor(timezone.now(), 15)
     first, second = out.getvalue().splitlines()
     assert first in {
-        f"ETHUSDT:15 close {close.isoformat()}",
-        f"ETHUSDT:15 close {(close - timedelta(minutes=15)).isoformat()}",
+        f"ETHUSDT:15 close {iso_utc(close)}",
+        f"ETHUSDT:15 close {iso_utc(close - timedelta(minutes=15))}",
     }
     assert second == "no strategy is registered on this candle"
 
