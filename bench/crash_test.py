@@ -49,7 +49,7 @@ from pathlib import Path
 os.environ.setdefault("BENCH_REDIS_DB", "11")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, VENV_BIN, bench_database, header, stop
+from _common import BENCH_BROKER_KEYS, ROOT, VENV_BIN, bench_database, header, stop
 
 SYMBOL = "BTCUSDT"
 RESOLUTION = 1
@@ -156,21 +156,26 @@ class Workers:
     def __init__(self, env: dict, count: int, concurrency: int):
         self.env, self.concurrency = env, concurrency
         self.processes = [self._start() for _ in range(count)]
+        # The orders worker (the only process with the broker private key) books the
+        # paper fills of entries and exits; it is not killed.
+        self.orders = self._start(orders=True)
         self.kills = self.whole_kills = self.freezes = 0
         self.lock = threading.Lock()
 
-    def _start(self) -> subprocess.Popen:
+    def _start(self, *, orders: bool = False) -> subprocess.Popen:
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+        env = {**keep, **self.env}
+        pool = ["--concurrency", str(self.concurrency), "--pool", "prefork"]
+        if orders:
+            env["BROKER_PRIVATE_KEYS"] = BENCH_BROKER_KEYS[0]
+            pool = ["--concurrency", "8", "--pool", "threads", "-Q", "orders"]
         return subprocess.Popen(
             [
                 str(VENV_BIN / "celery"),
                 "-A",
                 "tradeplatform",
                 "worker",
-                "--concurrency",
-                str(self.concurrency),
-                "--pool",
-                "prefork",
+                *pool,
                 "--loglevel",
                 "ERROR",
                 "--without-gossip",
@@ -178,7 +183,7 @@ class Workers:
                 "--without-heartbeat",
             ],
             cwd=ROOT,
-            env={**keep, **self.env},
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -188,7 +193,7 @@ class Workers:
 
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if len(app.control.ping(timeout=1)) >= len(self.processes):
+            if len(app.control.ping(timeout=1)) >= len(self.processes) + 1:
                 return
         raise SystemExit("the Celery workers did not all answer")
 
@@ -231,7 +236,7 @@ class Workers:
         self.freezes += 1
 
     def stop(self) -> None:
-        for process in self.processes:
+        for process in [*self.processes, self.orders]:
             stop(process)
 
 
@@ -293,15 +298,17 @@ def play(args, strategies: list, workers: Workers, rng: random.Random) -> set[tu
 
 
 def settle(expected_rows: int, timeout: float) -> int:
-    """Wait until no expected row is PENDING or RUNNING, running the reaper every few
-    seconds as the beat does every minute; answers the rows still unfinished."""
-    from executions.models import StrategyExecution
+    """Wait until no expected row is PENDING or RUNNING and no trade is CLOSING (its exit
+    order with the orders worker), running the reaper every few seconds as the beat does
+    every minute; answers the rows (and closing trades) still unfinished."""
+    from executions.models import StrategyExecution, Trade
     from executions.tasks import reap_stale_executions
 
     unfinished = StrategyExecution.Status.PENDING, StrategyExecution.Status.RUNNING
     deadline = time.monotonic() + timeout
     while True:
         left = StrategyExecution.objects.filter(status__in=unfinished).count()
+        left += Trade.objects.filter(status=Trade.Status.CLOSING).count()
         if not left or time.monotonic() > deadline:
             return left
         reap_stale_executions()
@@ -318,24 +325,26 @@ INVARIANTS_SQL = {
         SELECT COUNT(*) - COUNT(DISTINCT (subscription_id, execution_id))
         FROM executions_trade""",
     # A trade opened at a close while its subscription held the other side at that close
-    # (a trade closed at that very close, before the new one opened, does not count).
+    # (a trade closed at that very close, before the new one opened, does not count; an
+    # entry that never filled, CANCELLED, never was a position).
     "hedged opens": """
         SELECT COUNT(*) FROM executions_trade t
         JOIN executions_strategyexecution e ON e.id = t.execution_id
-        WHERE EXISTS (
+        WHERE t.status <> 'CANCELLED' AND EXISTS (
             SELECT 1 FROM executions_trade o
             JOIN executions_strategyexecution oe ON oe.id = o.execution_id
             WHERE o.subscription_id = t.subscription_id AND o.side <> t.side
+              AND o.status <> 'CANCELLED'
               AND oe.scheduled_time < e.scheduled_time
               AND (o.closed_at IS NULL OR o.closed_at > e.scheduled_time))""",
     "opens beyond maxPositions": """
         SELECT COUNT(*) FROM executions_trade t
         JOIN executions_strategyexecution e ON e.id = t.execution_id
         JOIN subscriptions_strategysubscription s ON s.id = t.subscription_id
-        WHERE s.max_positions < (
+        WHERE t.status <> 'CANCELLED' AND s.max_positions < (
             SELECT COUNT(*) FROM executions_trade o
             JOIN executions_strategyexecution oe ON oe.id = o.execution_id
-            WHERE o.subscription_id = t.subscription_id
+            WHERE o.subscription_id = t.subscription_id AND o.status <> 'CANCELLED'
               AND oe.scheduled_time <= e.scheduled_time
               AND (o.closed_at IS NULL OR o.closed_at > e.scheduled_time))""",
     "trades closed before they opened": """
@@ -352,7 +361,7 @@ INVARIANTS_SQL = {
     "counter mismatches": """
         SELECT COUNT(*) FROM subscriptions_strategysubscription s
         LEFT JOIN LATERAL (
-            SELECT COUNT(*) AS trades,
+            SELECT COUNT(*) FILTER (WHERE status <> 'CANCELLED') AS trades,
                    COUNT(*) FILTER (WHERE status = 'CLOSED' AND pnl > 0) AS wins,
                    COUNT(*) FILTER (WHERE status = 'CLOSED' AND pnl < 0) AS losses,
                    COALESCE(SUM(pnl) FILTER (WHERE status = 'CLOSED'), 0) AS pnl
@@ -405,6 +414,7 @@ def figures() -> dict[str, object]:
         rows["most frequent failure"] = f"{top[1]} x {top[0][:120]}"
     rows["trades"] = Trade.objects.count()
     rows["trades closed"] = Trade.objects.filter(status="CLOSED").count()
+    rows["entries never filled"] = Trade.objects.filter(status="CANCELLED").count()
     return rows
 
 
