@@ -67,6 +67,9 @@ def bwrap_command(command: list[str]) -> list[str]:
         args += ["--unshare-cgroup-try"]
     else:
         args += ["--unshare-all", "--cap-drop", "ALL"]
+    # The runtime's staging mount point first: a checkout or interpreter under /tmp is
+    # bound on top of it, not hidden by it.
+    args += ["--tmpfs", _runtime.STAGING]
     # Merged-/usr systems have /lib, /bin... as symlinks into /usr: recreate them as links.
     for path in ("/bin", "/lib", "/lib32", "/lib64", "/sbin"):
         if os.path.islink(path):
@@ -78,7 +81,7 @@ def bwrap_command(command: list[str]) -> list[str]:
     for path in dict.fromkeys(read_only):  # ordered, without duplicates
         args += ["--ro-bind", path, path]
     args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-    args += ["--proc", "/proc", "--tmpfs", _runtime.STAGING, "--chdir", "/"]
+    args += ["--proc", "/proc", "--chdir", "/"]
     # bwrap's own root is a tmpfs: make it read-only too.
     args += ["--remount-ro", "/"]
     return [*args, "--", *command]

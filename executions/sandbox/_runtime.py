@@ -198,13 +198,23 @@ def _build_root(exposed: list[str], owner: int) -> None:
     """Make a root holding only ``exposed`` (read-only, at their own paths) and an empty
     work tmpfs at WORK_ROOT owned by ``owner``, and pivot into it; the old root is gone."""
     _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-    _mount("tmpfs", STAGING, "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=256k,mode=0755")
-    for path in sorted(exposed):  # a parent before what lies beneath it
-        _bind_read_only(path, STAGING + path)
+    # Held open before the staging tmpfs covers /tmp: a checkout (or an interpreter) under
+    # /tmp is bound from these fds, which the new mount does not hide.
+    sources = {path: os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for path in exposed}
+    site_packages = os.path.join(STDLIB_DIR, "site-packages")
+    hide_site_packages = os.path.isdir(site_packages)
+    try:
+        _mount(
+            "tmpfs", STAGING, "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=256k,mode=0755"
+        )
+        for path in sorted(exposed):  # a parent before what lies beneath it
+            _bind_read_only(f"/proc/self/fd/{sources[path]}", STAGING + path)
+    finally:
+        for fd in sources.values():
+            os.close(fd)
     # The interpreter's own site-packages (pip, setuptools…) lies inside the standard
     # library directory: hide it under an empty read-only tmpfs.
-    site_packages = os.path.join(STDLIB_DIR, "site-packages")
-    if os.path.isdir(site_packages):
+    if hide_site_packages:
         hidden = STAGING + site_packages
         _mount(
             "tmpfs", hidden, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=4k"
