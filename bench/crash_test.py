@@ -49,7 +49,7 @@ from pathlib import Path
 os.environ.setdefault("BENCH_REDIS_DB", "11")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, VENV_BIN, bench_database, header, stop
+from _common import BENCH_BROKER_KEYS, ROOT, VENV_BIN, bench_database, header, stop
 
 SYMBOL = "BTCUSDT"
 RESOLUTION = 1
@@ -235,6 +235,48 @@ class Workers:
             stop(process)
 
 
+def start_orders_worker(env: dict) -> subprocess.Popen:
+    """The orders worker (not killed here): it fills the paper entries and exits the
+    candle closes write, as in production; the only process given the private key."""
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    return subprocess.Popen(
+        [
+            str(VENV_BIN / "celery"),
+            "-A",
+            "tradeplatform",
+            "worker",
+            "-Q",
+            "orders",
+            "-P",
+            "threads",
+            "--concurrency",
+            "8",
+            "--loglevel",
+            "ERROR",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            "orders@%h",
+        ],
+        cwd=ROOT,
+        env={**keep, **env, "BROKER_PRIVATE_KEYS": BENCH_BROKER_KEYS[0]},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def orders_settle(timeout: float) -> int:
+    """Wait until no order is left unfinished; answers how many are."""
+    from executions.models import Order
+
+    deadline = time.monotonic() + timeout
+    while True:
+        left = Order.objects.filter(status__in=Order.ACTIVE).count()
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
+
+
 # --------------------------------------------------------------------------- the play
 
 
@@ -352,7 +394,8 @@ INVARIANTS_SQL = {
     "counter mismatches": """
         SELECT COUNT(*) FROM subscriptions_strategysubscription s
         LEFT JOIN LATERAL (
-            SELECT COUNT(*) AS trades,
+            -- A CANCELLED trade (its entry never filled) is no position taken.
+            SELECT COUNT(*) FILTER (WHERE status <> 'CANCELLED') AS trades,
                    COUNT(*) FILTER (WHERE status = 'CLOSED' AND pnl > 0) AS wins,
                    COUNT(*) FILTER (WHERE status = 'CLOSED' AND pnl < 0) AS losses,
                    COALESCE(SUM(pnl) FILTER (WHERE status = 'CLOSED'), 0) AS pnl
@@ -437,14 +480,17 @@ def main(argv: list[str] | None = None) -> int:
             rng=rng,
         )
         workers = Workers(env, args.workers, args.concurrency)
+        orders = start_orders_worker(env)
         try:
             workers.wait_ready()
             started = time.monotonic()
             expected = play(args, strategies, workers, rng)
             unfinished = settle(len(expected), timeout=args.deadline * 3 + 120)
+            unfinished += orders_settle(timeout=120)
             seconds = time.monotonic() - started
         finally:
             workers.stop()
+            stop(orders)
         found = invariants(expected)
         for name, value in figures().items():
             print(f"{name}: {value}")

@@ -16,6 +16,7 @@ from django_redis import get_redis_connection
 from kombu.exceptions import ContentDisallowed
 from kombu.serialization import dumps, loads
 
+from accounts.crypto import keypair_generate
 from executions import sandbox
 from executions.sandbox import _backends, _selftest, selftest
 from executions.tests.helpers import BUY_WITH_STOPS, CLOSE, make_candles, make_strategy
@@ -139,7 +140,7 @@ def _settings_in_a_fresh_process(**environment) -> subprocess.CompletedProcess:
         **os.environ,
         "SECRET_KEY": "x" * 50,
         "JWT_SIGNING_KEY": "y" * 50,
-        "FIELD_ENCRYPTION_KEYS": "ZGV2LW9ubHktZmllbGQta2V5LTAxMjM0NTY3ODlhYmM=",
+        "BROKER_PUBLIC_KEY": keypair_generate()[1],
         **environment,
     }
     code = "from django.conf import settings; print(settings.SANDBOX_BACKEND)"
