@@ -1,6 +1,9 @@
+from django.contrib.auth import password_validation
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from .models import BrokerCredential, User
+from .services import supported_brokers
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -12,6 +15,34 @@ class UserSerializer(serializers.ModelSerializer):
 class CredentialsInputSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class NewPasswordField(serializers.CharField):
+    """A password being chosen: Django's password validators check it (the service); the
+    schema states their rules (`schema_min_length`, read by tradeplatform.schema)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            max_length=128,
+            trim_whitespace=False,
+            help_text=" ".join(password_validation.password_validators_help_texts()),
+            **kwargs,
+        )
+
+    @property
+    def schema_min_length(self) -> int:
+        return min(
+            (
+                validator.min_length
+                for validator in password_validation.get_default_password_validators()
+                if isinstance(validator, password_validation.MinimumLengthValidator)
+            ),
+            default=1,
+        )
+
+
+class RegisterInputSerializer(CredentialsInputSerializer):
+    password = NewPasswordField()
 
 
 class RefreshInputSerializer(serializers.Serializer):
@@ -37,8 +68,27 @@ class MessageSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class BrokerNameField(serializers.CharField):
+    """Checked by the service (`broker_credential_create`), whose error lists the names."""
+
+
+class BrokerNameFieldSchema(OpenApiSerializerFieldExtension):
+    """The schema's enum of broker names, computed when a schema is generated: ccxt is
+    imported on first use, not when the web process starts."""
+
+    target_class = BrokerNameField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {
+            "type": "string",
+            "enum": sorted(supported_brokers()),
+            "description": "`paper` (simulated fills, no key needed) or a ccxt exchange id "
+            "(an API key and secret required); case-insensitive.",
+        }
+
+
 class BrokerCredentialInputSerializer(serializers.Serializer):
-    broker_name = serializers.CharField(max_length=50)
+    broker_name = BrokerNameField(max_length=50)
     api_key = serializers.CharField(
         max_length=1000, required=False, allow_blank=True, write_only=True
     )

@@ -152,20 +152,26 @@ def broker_credential_create(
     a stored credential: the check uses what the user has just sent."""
     broker_name = broker_name.strip().lower()
     if broker_name not in supported_brokers():
-        message = f"Unsupported broker: {broker_name[:50]}"
+        exchanges = sorted(supported_brokers() - {BrokerCredential.PAPER})
+        message = (
+            f"Unsupported broker: {broker_name[:50]}. Supported: {BrokerCredential.PAPER} "
+            f"(simulated fills, no key) or an exchange id: {', '.join(exchanges)}"
+        )
         raise ApplicationError(message, details={"broker_name": [message]})
     if broker_name != BrokerCredential.PAPER:
         if not (api_key and api_secret):
             message = "An API key and secret are required for an exchange"
             raise ApplicationError(message, details={"api_key": [message]})
-        _credential_check(broker_name=broker_name, api_key=api_key, api_secret=api_secret)
+        broker_credential_check(broker_name=broker_name, api_key=api_key, api_secret=api_secret)
     credential = BrokerCredential(user=user, broker_name=broker_name)
     broker_credential_seal(credential=credential, api_key=api_key, api_secret=api_secret)
     credential.save()
     return credential
 
 
-def _credential_check(*, broker_name: str, api_key: str, api_secret: str) -> None:
+def broker_credential_check(*, broker_name: str, api_key: str, api_secret: str) -> None:
+    """The exchange must accept the key pair for a balance read (400 when it refuses,
+    503 when it cannot be reached)."""
     from marketdata.exchanges import CredentialCheck, credential_check
 
     outcome = credential_check(exchange_id=broker_name, api_key=api_key, secret=api_secret)

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -18,6 +18,7 @@ from .serializers import (
     MeOutputSerializer,
     MessageSerializer,
     RefreshInputSerializer,
+    RegisterInputSerializer,
     TokensOutputSerializer,
     UserSerializer,
 )
@@ -41,15 +42,17 @@ class RegisterView(AuthView):
     @extend_schema(
         tags=["auth"],
         summary="Create an account",
-        description="Creates the user and logs them in. Throttled per client.",
-        request=CredentialsInputSerializer,
+        description="Creates the user and logs them in (the answer carries the tokens). The "
+        "password must follow the rules stated on the field (Django's password validators). "
+        "Throttled per client address.",
+        request=RegisterInputSerializer,
         responses={
             201: AuthOutputSerializer,
             409: OpenApiResponse(ErrorSerializer, description="A user with this email exists"),
         },
     )
     def post(self, request):
-        data = CredentialsInputSerializer(data=request.data)
+        data = RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_register(**data.validated_data)
         return _auth_answer(user, status.HTTP_201_CREATED)
@@ -124,20 +127,37 @@ class MeView(APIView):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="The caller's broker credentials (never the key or secret)"),
+    list=extend_schema(
+        summary="The caller's broker credentials (never the key or secret)",
+        description="Each with its broker name, the key's last four characters and whether "
+        "it is active.",
+    ),
     create=extend_schema(
         summary="Save a broker credential (the key and secret are write-only)",
+        description="`brokerName` is `paper` (simulated fills at the platform's price, no "
+        "key) or a ccxt exchange id, which needs `apiKey` and `apiSecret`. They are stored "
+        "encrypted and never appear in any answer, log or admin page. An exchange's key is "
+        "checked with the exchange first: 503 when it cannot be reached.",
+        examples=[
+            OpenApiExample("Paper trading", value={"brokerName": "paper"}, request_only=True)
+        ],
         request=BrokerCredentialInputSerializer,
         responses={
             201: answer(
                 "BrokerCredentialSavedAnswer",
                 message=serializers.CharField(),
                 credential=BrokerCredentialOutputSerializer(),
-            )
+            ),
+            503: OpenApiResponse(
+                ErrorSerializer,
+                description="The exchange could not be reached to check the key; try again",
+            ),
         },
     ),
     destroy=extend_schema(
         summary="Delete (soft; refused while an active subscription uses it)",
+        description="400 while an active subscription trades with it: move the subscription "
+        "to another credential (PATCH brokerCredentialId) or cancel it first.",
         responses={200: MessageSerializer},
     ),
 )

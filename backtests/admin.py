@@ -1,10 +1,12 @@
 from django.contrib import admin
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from executions.admin import ReadOnlyAdmin
-from tradeplatform.svg import line_chart
+from tradeplatform.formatting import money_text
 
+from .charts import backtest_equity_svg
 from .metrics import metrics_rows
 from .models import Backtest, BacktestTrade
 
@@ -23,17 +25,14 @@ class BacktestAdmin(ReadOnlyAdmin):
     """A backtest is started from the API or `manage.py backtest`; here it is read."""
 
     list_display = [
-        "strategy",
+        "created",
+        "strategy_code",
         "user",
-        "symbol",
-        "resolution",
-        "start",
-        "end",
+        "candle",
+        "period",
         "status",
-        "progress_done",
-        "progress_total",
+        "progress",
         "total_return",
-        "created_at",
     ]
     list_filter = ["status", "resolution"]
     search_fields = ["strategy__code", "user__email", "symbol"]
@@ -49,6 +48,7 @@ class BacktestAdmin(ReadOnlyAdmin):
         "end",
         "params",
         "status",
+        "message",
         "progress_done",
         "progress_total",
         "missing_candles_count",
@@ -63,10 +63,33 @@ class BacktestAdmin(ReadOnlyAdmin):
     inlines = [BacktestTradeInline]
 
     @admin.display(description="total return")
-    def total_return(self, backtest: Backtest):
-        return (backtest.metrics or {}).get("total_return", "-")
+    def total_return(self, backtest: Backtest) -> str:
+        return money_text((backtest.metrics or {}).get("total_return"))
 
-    @admin.display(description="first missing candles (open times)")
+    @admin.display(description="created", ordering="created_at")
+    def created(self, backtest: Backtest) -> str:
+        return date_format(backtest.created_at, "SHORT_DATETIME_FORMAT")
+
+    @admin.display(description="strategy", ordering="strategy__code")
+    def strategy_code(self, backtest: Backtest) -> str:
+        return backtest.strategy.code
+
+    @admin.display(description="candle", ordering="symbol")
+    def candle(self, backtest: Backtest) -> str:
+        return f"{backtest.symbol}:{backtest.resolution}m"
+
+    @admin.display(description="period (closes)", ordering="start")
+    def period(self, backtest: Backtest) -> str:
+        return (
+            f"{date_format(backtest.start, 'SHORT_DATETIME_FORMAT')} to "
+            f"{date_format(backtest.end, 'SHORT_DATETIME_FORMAT')}"
+        )
+
+    @admin.display(description="candles walked")
+    def progress(self, backtest: Backtest) -> str:
+        return f"{backtest.progress_done:,}/{backtest.progress_total:,}"
+
+    @admin.display(description="first missing candles (close times)")
     def first_missing_candles(self, backtest: Backtest):
         return ", ".join(backtest.missing_candles[:20]) or "-"
 
@@ -81,14 +104,4 @@ class BacktestAdmin(ReadOnlyAdmin):
 
     @admin.display(description="equity curve")
     def equity_chart(self, backtest: Backtest):
-        points = [(moment[:16].replace("T", " "), value) for moment, value in backtest.equity_curve]
-        capital = backtest.params.get("capital")
-        # line_chart escapes every text it draws.
-        return mark_safe(  # noqa: S308
-            line_chart(
-                points,
-                title="Equity (dashed: the starting capital)",
-                baseline=float(capital) if capital is not None else None,
-                empty_message="No equity curve yet",
-            )
-        )
+        return mark_safe(backtest_equity_svg(backtest))  # noqa: S308 - the chart escapes its texts

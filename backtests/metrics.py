@@ -33,6 +33,8 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import pairwise
 
+from tradeplatform.formatting import iso_utc, money_text, percent_text
+
 ZERO = Decimal(0)
 MONEY_STEP = Decimal("1e-8")
 PCT_STEP = Decimal("1e-4")
@@ -212,7 +214,7 @@ def metrics_to_json(metrics: dict) -> dict:
         if isinstance(value, Decimal):
             value = str(value)
         elif isinstance(value, datetime):
-            value = value.isoformat()
+            value = iso_utc(value)
         stored[key] = value
     return stored
 
@@ -261,6 +263,45 @@ METRIC_LABELS = (
 )
 
 
+MONEY_KEYS = frozenset(
+    {
+        "initial_capital",
+        "final_equity",
+        "total_return",
+        "gross_profit",
+        "gross_loss",
+        "total_fees",
+        "expectancy",
+        "average_win",
+        "average_loss",
+        "max_drawdown",
+    }
+)
+
+
+def metrics_summary(metrics: dict, *, symbol: str, resolution: int) -> str:
+    """One sentence a person reads first: `1,440 BTCUSDT 5m candles: 12 trades, 58.33% won,
+    return 321.45 (3.21%), max drawdown 2.1%, Sharpe 1.23 (market -0.5%).`"""
+
+    def pct(key: str) -> str:
+        value = metrics.get(key)
+        if value is None:
+            return "-"
+        shown = Decimal(str(value)).quantize(Decimal("0.01"), ROUND_HALF_EVEN).normalize()
+        return f"{shown:f}%"
+
+    sharpe = metrics.get("sharpe_ratio")
+    return (
+        f"{metrics.get('candles', 0):,} {symbol} {resolution}m candles: "
+        f"{metrics.get('total_trades', 0)} trades, "
+        f"{percent_text(metrics.get('win_rate')) if metrics.get('total_trades') else '-'} won, "
+        f"return {money_text(metrics.get('total_return'))} ({pct('total_return_pct')}), "
+        f"max drawdown {pct('max_drawdown_pct')}, "
+        f"Sharpe {'-' if sharpe is None else f'{sharpe:.2f}'} "
+        f"(market {pct('market_change_pct')})."
+    )
+
+
 def metrics_rows(metrics: dict) -> list[tuple[str, str]]:
     """(label, shown value) per metric, in reading order: the command's table, the admin's."""
     rows = []
@@ -272,6 +313,10 @@ def metrics_rows(metrics: dict) -> list[tuple[str, str]]:
             shown = "-"
         elif key == "win_rate":
             shown = f"{value:.2%}"
+        elif key in MONEY_KEYS:
+            shown = money_text(value)
+        elif key == "profit_factor" or key.endswith("_pct"):
+            shown = f"{Decimal(str(value)).quantize(Decimal('0.01'), ROUND_HALF_EVEN):f}"
         elif isinstance(value, float):
             shown = f"{value:.4f}"
         else:

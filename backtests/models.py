@@ -28,7 +28,12 @@ class Backtest(models.Model):
         QUEUED = "QUEUED"
         RUNNING = "RUNNING"
         COMPLETED = "COMPLETED"
+        # Done, but over an incomplete history: candles of the period are missing (the
+        # provider could not supply them) and `message` says how many and why.
+        PARTIAL = "PARTIAL"
         FAILED = "FAILED"
+
+    DONE = (Status.COMPLETED, Status.PARTIAL)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     strategy = models.ForeignKey(Strategy, on_delete=models.CASCADE, related_name="backtests")
@@ -46,9 +51,13 @@ class Backtest(models.Model):
     progress_total = models.PositiveIntegerField(default=0)
     metrics = models.JSONField(null=True, blank=True)
     equity_curve = models.JSONField(default=list, blank=True)  # [[iso time, equity], ...]
-    missing_candles = models.JSONField(default=list, blank=True)  # open times (ISO) missing
+    # Close times (ISO 8601, Z) of the candles of the period that are missing, first 1,000.
+    missing_candles = models.JSONField(default=list, blank=True)
     missing_candles_count = models.PositiveIntegerField(default=0)
     error_message = models.TextField(blank=True, default="")
+    message = models.TextField(
+        blank=True, default="", help_text="What the run says to its user: the summary."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)

@@ -6,9 +6,12 @@ one execution per chunk of candles, each call seeing exactly the lookback it wou
 had live), feeds them to the pure :class:`~backtests.simulation.Simulation`, saves
 progress per chunk, then the trades, the metrics and the equity curve.
 
-Missing candles are reported (``Backtest.missing_candles``), never bridged: the walk goes
-from one stored candle to the next, exactly as live would see the database, where a
-window of ``lookbackPeriod`` candles is the last that many stored ones.
+First the period's candles (and the lookback before it) are fetched from the configured
+market data provider, as far as it has them (`marketdata.services.candles_fetch_between`:
+the synthetic and ccxt providers produce any past candle, a csv file what it holds).
+Candles still missing are reported, never bridged: the backtest ends PARTIAL, its
+`message` says how many are missing and why, `missing_candles` lists their close times;
+the walk goes from one stored candle to the next, exactly as live would see the database.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ from executions import worker_guard
 from executions.engine.sandbox_call import candles_payload, sandbox_limits, strategy_params
 from executions.sandbox import run_strategy_series
 from marketdata.candles import Bar, candle_closes_between, resolution_delta
+from marketdata.providers import MarketDataError, get_provider
 from marketdata.selectors import candles_between, candles_window
+from marketdata.services import candles_fetch_between
+from tradeplatform.formatting import iso_utc
 
-from .metrics import ClosedTrade, backtest_metrics, metrics_to_json
+from .metrics import ClosedTrade, backtest_metrics, metrics_summary, metrics_to_json
 from .models import Backtest, BacktestTrade
 from .simulation import BacktestSettings, Simulation
 
@@ -108,6 +114,7 @@ class _Replay:
         failures = worker_guard.confinement_failures()
         if failures:
             raise BacktestFailed("sandbox confinement failed: " + "; ".join(failures))
+        self._fetch()
         replay = candles_between(
             symbol=backtest.symbol,
             resolution=backtest.resolution,
@@ -117,14 +124,16 @@ class _Replay:
         missing = missing_open_times(
             replay, start=backtest.start, end=backtest.end, resolution=backtest.resolution
         )
-        backtest.missing_candles = [moment.isoformat() for moment in missing[:MAX_MISSING_LISTED]]
+        backtest.missing_candles = [
+            iso_utc(moment + self.period) for moment in missing[:MAX_MISSING_LISTED]
+        ]
         backtest.missing_candles_count = len(missing)
         backtest.progress_total = len(replay)
         backtest.save(update_fields=["missing_candles", "missing_candles_count", "progress_total"])
         if not replay:
             raise BacktestFailed(
-                f"no stored {backtest.symbol}:{backtest.resolution} candles close between "
-                f"{backtest.start.isoformat()} and {backtest.end.isoformat()}"
+                f"no {backtest.symbol}:{backtest.resolution} candles close between "
+                f"{iso_utc(backtest.start)} and {iso_utc(backtest.end)}: {self._why_missing()}"
             )
         # The lookback before the first close: the last stored candles, as live reads them.
         warmup = candles_window(
@@ -150,6 +159,33 @@ class _Replay:
             self._progress(chunk_end - first, len(replay))
         simulation.finish(bars[-1])
         self._complete(simulation, replay, errors)
+
+    def _fetch(self) -> None:
+        """The candles of the period and its lookback from the provider, as far as it has
+        them; a provider that cannot answer leaves the stored candles to replay."""
+        backtest = self.backtest
+        self.provider = get_provider()
+        self.fetch_error = ""
+        try:
+            candles_fetch_between(
+                symbol=backtest.symbol,
+                resolution=backtest.resolution,
+                first_close=backtest.start - self.period * (self.lookback - 1),
+                last_close=backtest.end,
+                provider=self.provider,
+            )
+        except MarketDataError as exc:
+            logger.warning("backtest %s: market data fetch failed: %s", backtest.id, exc)
+            self.fetch_error = str(exc)
+
+    def _why_missing(self) -> str:
+        provider = self.provider
+        if self.fetch_error:
+            return f"the {provider.name} market data provider failed: {self.fetch_error}"
+        if hasattr(provider, "path_for"):  # csv: the file to complete
+            path = provider.path_for(self.backtest.symbol, self.backtest.resolution)
+            return f"the csv market data provider has no such candles in {path}"
+        return f"the {provider.name} market data provider has no such candles"
 
     def _signals(
         self, bars: list[Bar], chunk_start: int, chunk_end: int, errors: dict[str, int]
@@ -238,9 +274,23 @@ class _Replay:
             )
             backtest.metrics = metrics_to_json(metrics)
             backtest.equity_curve = equity_curve_points(simulation.equity)
+            backtest.message = metrics_summary(
+                metrics, symbol=backtest.symbol, resolution=backtest.resolution
+            )
             backtest.status = Backtest.Status.COMPLETED
+            if backtest.missing_candles_count:
+                backtest.status = Backtest.Status.PARTIAL
+                wanted = backtest.missing_candles_count + len(replay)
+                backtest.message = (
+                    f"Incomplete: {backtest.missing_candles_count:,} of {wanted:,} candles of "
+                    f"the period are missing (the first closes at "
+                    f"{backtest.missing_candles[0]}): {self._why_missing()}. The figures "
+                    f"cover the {len(replay):,} candles there are. {backtest.message}"
+                )
             backtest.completed_at = timezone.now()
-            backtest.save(update_fields=["metrics", "equity_curve", "status", "completed_at"])
+            backtest.save(
+                update_fields=["metrics", "equity_curve", "message", "status", "completed_at"]
+            )
 
 
 def equity_curve_points(
@@ -253,4 +303,4 @@ def equity_curve_points(
     step = max(1, -(-len(equity) // limit))
     keep = set(range(0, len(equity), step)) | {len(equity) - 1}
     keep.add(min(range(len(equity)), key=lambda index: equity[index][1]))
-    return [[equity[index][0].isoformat(), str(equity[index][1])] for index in sorted(keep)]
+    return [[iso_utc(equity[index][0]), str(equity[index][1])] for index in sorted(keep)]

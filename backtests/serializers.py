@@ -4,9 +4,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
 from marketdata.candles import RESOLUTION_CHOICES
+from strategies.serializers import SymbolField
 from subscriptions.serializers import RiskSettingsSerializer
+from tradeplatform.formatting import money_rounded
+from tradeplatform.serializers import money_field, quantity_field
 
-from .metrics import metrics_from_json
+from .metrics import MONEY_KEYS, metrics_from_json
 from .models import Backtest, BacktestTrade
 
 
@@ -32,7 +35,7 @@ class BacktestInputSerializer(RiskSettingsSerializer):
 
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
-    symbol = serializers.CharField(max_length=30, required=False, allow_blank=False)
+    symbol = SymbolField(required=False)
     resolution = serializers.ChoiceField(choices=RESOLUTION_CHOICES, required=False)
     fee_rate = _rate("Fee rate", Decimal("0.01"))
     slippage = _rate("Slippage", Decimal("0.05"))
@@ -54,6 +57,14 @@ class BacktestSerializer(serializers.ModelSerializer):
     progress = serializers.SerializerMethodField()
     metrics = serializers.SerializerMethodField()
     equity_curve = serializers.SerializerMethodField()
+    equity_chart_url = serializers.SerializerMethodField(
+        help_text="The equity curve as an SVG chart (GET it with the same credentials)."
+    )
+    message = serializers.CharField(
+        read_only=True,
+        help_text="A readable summary once done; for PARTIAL, how many candles were missing "
+        "and why, first.",
+    )
 
     class Meta:
         model = Backtest
@@ -67,11 +78,13 @@ class BacktestSerializer(serializers.ModelSerializer):
             "end",
             "settings",
             "status",
+            "message",
             "progress_done",
             "progress_total",
             "progress",
             "metrics",
             "equity_curve",
+            "equity_chart_url",
             "missing_candles_count",
             "missing_candles",
             "error_message",
@@ -87,18 +100,31 @@ class BacktestSerializer(serializers.ModelSerializer):
 
     def get_progress(self, backtest: Backtest) -> float:
         """Fraction 0-1 of the candles walked."""
-        if backtest.status == Backtest.Status.COMPLETED:
+        if backtest.status in Backtest.DONE:
             return 1.0
         if not backtest.progress_total:
             return 0.0
         return round(backtest.progress_done / backtest.progress_total, 4)
 
     def get_metrics(self, backtest: Backtest) -> dict | None:
-        return metrics_from_json(backtest.metrics)
+        """Money to the cent; ratios and percents as stored."""
+        metrics = metrics_from_json(backtest.metrics)
+        if metrics is None:
+            return None
+        return {
+            key: money_rounded(value) if key in MONEY_KEYS else value
+            for key, value in metrics.items()
+        }
+
+    def get_equity_chart_url(self, backtest: Backtest) -> str:
+        return (
+            f"/api/strategy-upload/strategies/{backtest.strategy_id}/backtests/"
+            f"{backtest.id}/equity.svg"
+        )
 
     def get_equity_curve(self, backtest: Backtest) -> list:
         """[[time, equity], …] with equity as a JSON number."""
-        return [[moment, Decimal(value)] for moment, value in backtest.equity_curve]
+        return [[moment, money_rounded(value)] for moment, value in backtest.equity_curve]
 
 
 class BacktestListSerializer(BacktestSerializer):
@@ -108,12 +134,16 @@ class BacktestListSerializer(BacktestSerializer):
         fields = [
             name
             for name in BacktestSerializer.Meta.fields
-            if name not in ("equity_curve", "missing_candles")
+            if name not in ("equity_curve", "missing_candles", "equity_chart_url")
         ]
         read_only_fields = fields
 
 
 class BacktestTradeSerializer(serializers.ModelSerializer):
+    quantity = quantity_field()
+    fee = money_field()
+    pnl = money_field(allow_null=True)
+
     class Meta:
         model = BacktestTrade
         fields = ["id", *BacktestTrade.PUBLIC_FIELDS]

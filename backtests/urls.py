@@ -1,6 +1,11 @@
 from django.urls import re_path
 
-from .views import BacktestDetailView, BacktestListCreateView, BacktestTradesView
+from .views import (
+    BacktestDetailView,
+    BacktestEquityChartView,
+    BacktestListCreateView,
+    BacktestTradesView,
+)
 
 BACKTESTS = r"^strategy-upload/strategies/(?P<strategy_pk>[^/.]+)/backtests"
 
@@ -14,5 +19,10 @@ urlpatterns = [
         rf"{BACKTESTS}/(?P<pk>[^/.]+)/trades/?$",
         BacktestTradesView.as_view(),
         name="strategy-backtest-trades",
+    ),
+    re_path(
+        rf"{BACKTESTS}/(?P<pk>[^/.]+)/equity\.svg$",
+        BacktestEquityChartView.as_view(),
+        name="strategy-backtest-equity",
     ),
 ]

@@ -1,14 +1,17 @@
 """The backtests of a strategy, under /api/strategy-upload/strategies/:id/backtests."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import generics, serializers, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from rest_framework import generics, renderers, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from strategies.models import Strategy
+from tradeplatform.renderers import CamelCaseJSONRenderer
 from tradeplatform.schema import answer, schema_generation, uuid_path
 
 from . import selectors, services
+from .charts import backtest_equity_svg
 from .models import Backtest, BacktestTrade
 from .serializers import (
     BacktestInputSerializer,
@@ -38,11 +41,40 @@ class _BacktestMixin:
 BACKTEST_ANSWER = answer("BacktestAnswer", backtest=BacktestSerializer())
 
 
+BACKTEST_EXAMPLE = OpenApiExample(
+    "One week, 10,000 USDT, 1 percent a trade",
+    value={
+        "start": "2026-01-01T00:00:00Z",
+        "end": "2026-01-08T00:00:00Z",
+        "capital": 10000,
+        "riskPerTrade": 0.01,
+        "leverage": 10,
+        "maxPositions": 1,
+        "maxDailyLoss": 0.05,
+        "slAtrMultiplier": 1.5,
+        "tpAtrMultiplier": 3,
+        "feeRate": 0.0004,
+        "slippage": 0.0005,
+    },
+    request_only=True,
+)
+
+
 @extend_schema_view(
-    get=extend_schema(summary="The caller's backtests of a strategy, newest first"),
+    get=extend_schema(
+        summary="The caller's backtests of a strategy, newest first",
+        description="Only the caller's own backtests (each user sees theirs), without the "
+        "heavy parts (equity curve, missing candles): GET one for those.",
+    ),
     post=extend_schema(
         summary="Start a backtest (owner: any strategy; others: a public active one)",
+        description="Replays the strategy over the candle closes from `start` to `end` "
+        "with the engine's own sizing, stops and exits, the given risk settings (the "
+        "subscription's rules) and costs (`feeRate` per fill, `slippage` against the "
+        "trader). Answers 202 at once; poll GET …/backtests/:id for the status, progress "
+        "and results. At most `BACKTEST_MAX_CANDLES` candles.",
         request=BacktestInputSerializer,
+        examples=[BACKTEST_EXAMPLE],
         responses={
             202: answer(
                 "BacktestQueuedAnswer",
@@ -83,6 +115,9 @@ class BacktestListCreateView(_BacktestMixin, generics.ListCreateAPIView):
 
 @extend_schema(
     summary="A backtest: status, progress and, once done, metrics and equity curve",
+    description="The caller's own backtest of the strategy (anyone else's is 404): QUEUED, "
+    "RUNNING (with progress), COMPLETED (metrics, equity curve, missing candles) or FAILED "
+    "(errorMessage).",
     parameters=[uuid_path("strategy_pk"), uuid_path("id")],
     responses=BACKTEST_ANSWER,
 )
@@ -97,6 +132,8 @@ class BacktestDetailView(_BacktestMixin, generics.GenericAPIView):
 
 @extend_schema(
     summary="A backtest's simulated trades, in the order they opened",
+    description="Every position the replay opened, each closed by its stop-loss, "
+    "take-profit, a signal, an EXIT or the end of the period (END), with fees and net PnL.",
     parameters=[uuid_path("strategy_pk"), uuid_path("id")],
 )
 class BacktestTradesView(_BacktestMixin, generics.ListAPIView):
@@ -109,3 +146,40 @@ class BacktestTradesView(_BacktestMixin, generics.ListAPIView):
         if schema_generation(self):
             return BacktestTrade.objects.none()
         return BacktestTrade.objects.filter(backtest=self.backtest()).order_by("entry_time", "id")
+
+
+class SVGRenderer(renderers.BaseRenderer):
+    media_type = "image/svg+xml"
+    format = "svg"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data.encode() if isinstance(data, str) else data
+
+
+@extend_schema(
+    summary="A backtest's equity curve as an SVG chart",
+    description="The caller's own backtest (anyone else's is 404, as JSON): the equity "
+    "after every candle, the starting capital dashed. An empty chart until it is done.",
+    parameters=[uuid_path("strategy_pk"), uuid_path("id")],
+    responses={(200, "image/svg+xml"): OpenApiTypes.STR},
+)
+class BacktestEquityChartView(_BacktestMixin, generics.GenericAPIView):
+    """GET …/backtests/:id/equity.svg — the chart the admin shows, for the backtest's user."""
+
+    renderer_classes = [SVGRenderer]
+
+    def perform_content_negotiation(self, request, force=False):
+        # An SVG whatever the Accept header (a browser's image request, an API client's).
+        return super().perform_content_negotiation(request, force=True)
+
+    def get(self, request, *args, **kwargs):
+        return Response(backtest_equity_svg(self.backtest()), content_type="image/svg+xml")
+
+    def handle_exception(self, exc):
+        # Errors keep the JSON error envelope, whatever the chart's own content type.
+        response = super().handle_exception(exc)
+        request = self.request
+        request.accepted_renderer = CamelCaseJSONRenderer()
+        request.accepted_media_type = CamelCaseJSONRenderer.media_type
+        return response

@@ -76,6 +76,7 @@ def seed() -> dict:
                 "params": {"fast": 10, "slow": 30},
             },
             tags="trend,sma,btc",
+            is_public=True,
             subscriber_count=5,
         )
         for i in range(500)

@@ -1,6 +1,7 @@
 """Per-execution cost of each sandbox backend, full confinement, for a trivial strategy.
 
-Usage: .venv/bin/python bench/bench_sandbox.py [runs]    (prints ``name: value`` lines)
+Usage: .venv/bin/python bench/bench_sandbox.py [runs [backend ...]]    (``name: value`` lines;
+with backends named, only those and a fresh ``sys.executable`` for the ratio)
 
 Every backend applies the whole confinement (namespaces, private root, Landlock, seccomp,
 rlimits, unprivileged id); the warm ones fork pre-confined children from a confined
@@ -84,13 +85,15 @@ def fresh_call(interpreter: str) -> Callable[[], None]:
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    chosen = sys.argv[2:] or [name for name in BACKENDS if name != "unconfined"]
     unusable = bwrap_unusable_reason()
     rows: list[tuple[str, Callable[[], None]]] = [
-        ("fresh_python_from_path", fresh_call("python")),
         ("fresh_sys_executable", fresh_call(sys.executable)),
     ]
-    for backend in BACKENDS:
-        if backend == "unconfined" or (backend.endswith("bwrap") and unusable):
+    if not sys.argv[2:]:
+        rows.insert(0, ("fresh_python_from_path", fresh_call("python")))
+    for backend in chosen:
+        if backend.endswith("bwrap") and unusable:
             continue
         rows.append((f"sandbox_{backend.replace('-', '_')}", sandbox_call(backend)))
     print(f"runs: {runs}")
@@ -109,7 +112,7 @@ def main() -> None:
     # CPU time per execution, this process and the warm server's tree together: what
     # the machine pays whatever else runs on it (the wall-clock figures depend on that).
     for backend in ("warm", "warm-bwrap"):
-        if backend.endswith("bwrap") and unusable:
+        if backend not in chosen or (backend.endswith("bwrap") and unusable):
             continue
         print(
             f"sandbox_{backend.replace('-', '_')}_cpu_ms_per_run: {cpu_per_run(backend, runs):.2f}"

@@ -2,25 +2,34 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from strategies.enums import MISSED
+from tradeplatform.admin_columns import amount_column, money_column
+from tradeplatform.formatting import amount_text
 
 from .models import Order, StrategyExecution, Trade
 from .positions import kill_switch, positions_flatten
 from .selectors import executions_missed
 
+QUANTITY = amount_column("quantity")
+ENTRY = amount_column("entry_price", "entry")
+STOP_LOSS = amount_column("stop_loss", "stop-loss")
+TAKE_PROFIT = amount_column("take_profit", "take-profit")
+EXIT = amount_column("exit_price", "exit")
+PNL = money_column("pnl", "PnL")
 TRADE_FIELDS = [
     "subscription",
     "side",
-    "quantity",
-    "entry_price",
-    "stop_loss",
-    "take_profit",
+    QUANTITY,
+    ENTRY,
+    STOP_LOSS,
+    TAKE_PROFIT,
     "status",
-    "exit_price",
+    EXIT,
     "exit_reason",
-    "pnl",
+    PNL,
     "fees",
     "protected_on_exchange",
     "created_at",
@@ -70,12 +79,16 @@ class TradeInline(admin.TabularInline):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by the engine only; operators read it (and may delete it)."""
+    """Written by the engine only: a record operators read, never add, change or delete
+    (no Delete button, no bulk delete)."""
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -123,7 +136,7 @@ class StrategyExecutionAdmin(ReadOnlyAdmin):
         "resolution",
         "candle_close",
         "status",
-        "signal",
+        "signal_shown",
         "subscribers_count",
         "trades_created",
         "error_message",
@@ -151,6 +164,19 @@ class StrategyExecutionAdmin(ReadOnlyAdmin):
     @admin.display(description="strategy", ordering="strategy__code")
     def strategy_code(self, obj: StrategyExecution) -> str:
         return f"{obj.strategy.code} ({obj.symbol}:{obj.resolution}m)"
+
+    @admin.display(description="signal")
+    def signal_shown(self, obj: StrategyExecution) -> str:
+        """The strategy's answer, its numbers to at most 8 decimals (49505.869999999995
+        reads 49505.87); the API gives it as returned."""
+        if not obj.signal:
+            return "-"
+        if not isinstance(obj.signal, dict):
+            return str(obj.signal)
+        return ", ".join(
+            f"{key}: {amount_text(value) if isinstance(value, float) else value}"
+            for key, value in obj.signal.items()
+        )
 
     @admin.display(description="strategy output")
     def output(self, obj: StrategyExecution) -> str | None:
@@ -191,16 +217,17 @@ class TradeAdmin(ReadOnlyAdmin):
     actions = [flatten_trades]
     inlines = [OrderInline]
     list_display = [
-        "symbol",
+        "opened",
+        "user",
+        "strategy",
         "side",
-        "quantity",
-        "entry_price",
-        "stop_loss",
-        "take_profit",
+        QUANTITY,
+        ENTRY,
+        STOP_LOSS,
+        TAKE_PROFIT,
         "status",
         "exit_reason",
-        "pnl",
-        "created_at",
+        PNL,
     ]
     list_filter = ["status", "side", "exit_reason", "symbol"]
     search_fields = ["symbol", "subscription__user__email", "subscription__strategy__code"]
@@ -208,6 +235,18 @@ class TradeAdmin(ReadOnlyAdmin):
     fields = ["id", "execution", *TRADE_FIELDS]
     readonly_fields = fields
     date_hierarchy = "created_at"
+
+    @admin.display(description="opened", ordering="created_at")
+    def opened(self, trade: Trade) -> str:
+        return date_format(trade.created_at, "SHORT_DATETIME_FORMAT")
+
+    @admin.display(description="user", ordering="subscription__user__email")
+    def user(self, trade: Trade) -> str:
+        return trade.subscription.user.email
+
+    @admin.display(description="strategy", ordering="subscription__strategy__code")
+    def strategy(self, trade: Trade) -> str:
+        return trade.subscription.strategy.code
 
     def get_urls(self):
         kill = path(

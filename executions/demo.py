@@ -111,6 +111,7 @@ def _demo_create(*, admin_password: str, demo_password: str, report: SeedReport)
                 },
                 description=example.description,
                 tags=example.tags,
+                is_public=True,  # the demo user subscribes to them
             )
             subscription_create(
                 user=demo,

@@ -8,6 +8,7 @@ from strategies.enums import ExecutionStatus
 from strategies.models import Strategy
 from subscriptions.enums import TradeStatus
 from subscriptions.models import StrategySubscription
+from tradeplatform.formatting import amount_text
 
 from .trading.enums import ExitReason, Side
 
@@ -110,7 +111,8 @@ class Trade(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.side} {self.quantity} {self.symbol} @ {self.entry_price} ({self.status})"
+        quantity, price = amount_text(self.quantity), amount_text(self.entry_price)
+        return f"{self.side} {quantity} {self.symbol} @ {price} ({self.status})"
 
 
 class Order(models.Model):
@@ -189,7 +191,8 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.purpose} {self.side} {self.quantity} {self.symbol} ({self.status})"
+        quantity = amount_text(self.quantity)
+        return f"{self.purpose} {self.side} {quantity} {self.symbol} ({self.status})"
 
     def save(self, *args, **kwargs):
         if not self.client_order_id:

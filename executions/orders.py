@@ -79,15 +79,11 @@ def _opposite(side: str) -> str:
 
 
 def orders_insert(orders: list[Order]) -> None:
-    """Write new order rows in one statement (COPY on PostgreSQL, as the engine writes
-    trades; bulk_create elsewhere)."""
+    """Write new order rows in one COPY statement, as the engine writes trades."""
     if not orders:
         return
     for order in orders:
         order.client_order_id = client_order_id(order.id)
-    if connection.vendor != "postgresql":
-        Order.objects.bulk_create(orders)
-        return
     fields = Order._meta.concrete_fields
     quote = connection.ops.quote_name
     names = ", ".join(quote(field.column) for field in fields)

@@ -1,10 +1,24 @@
 from rest_framework import serializers
 
+from tradeplatform.serializers import money_field, quantity_field
+
+from .execution_log import engine_notes_for_author, execution_log_split
 from .models import Order, StrategyExecution, Trade
 
 
 class ExecutionSerializer(serializers.ModelSerializer):
+    """One run. `output` and `engineNotes` are the strategy author's debugging aids: they
+    are in the answer only where the view has checked the caller is the author (or staff)
+    and says so with `author_view` in the context; anywhere else they are absent."""
+
     strategy_id = serializers.UUIDField(read_only=True)
+    output = serializers.SerializerMethodField(
+        help_text="What the strategy printed during the run (first 64 KB); author only."
+    )
+    engine_notes = serializers.SerializerMethodField(
+        help_text="What the engine did with the signal: trades opened and closed, and per "
+        "reason how many subscriptions got no trade; author only."
+    )
     # The wire contract's name for the candle close.
     scheduled_time = serializers.DateTimeField(source="candle_close", read_only=True)
 
@@ -23,9 +37,26 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "subscribers_count",
             "trades_created",
             "error_message",
+            "output",
+            "engine_notes",
             "duration_ms",
         ]
         read_only_fields = fields
+
+    AUTHOR_FIELDS = ("output", "engine_notes")
+
+    def get_output(self, execution: StrategyExecution) -> str:
+        return execution_log_split(execution.execution_log)[0]
+
+    def get_engine_notes(self, execution: StrategyExecution) -> list[str]:
+        return engine_notes_for_author(execution_log_split(execution.execution_log)[1])
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if not self.context.get("author_view"):
+            for name in self.AUTHOR_FIELDS:
+                fields.pop(name)
+        return fields
 
 
 class _BlankAsNullChoiceField(serializers.ChoiceField):
@@ -40,6 +71,8 @@ class TradeSerializer(serializers.ModelSerializer):
     exit_reason = _BlankAsNullChoiceField(
         choices=Trade.ExitReason.choices, allow_null=True, read_only=True
     )
+    quantity = quantity_field()
+    pnl = money_field(allow_null=True)
 
     class Meta:
         model = Trade

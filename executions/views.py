@@ -2,7 +2,7 @@
 live here because only the executions app (and above) may import executions' models."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics
 from rest_framework.permissions import IsAuthenticated
 
@@ -42,15 +42,33 @@ class _HistoryView(generics.ListAPIView):
         if schema_generation(self):
             return self.model.objects.none()
         queryset = self.owner_rows()
-        wanted = self.request.query_params.get("status", "").upper()
-        if wanted in self.model.Status.values:
+        wanted = self.request.query_params.get("status", "").strip().upper()
+        if wanted:
+            if wanted not in self.model.Status.values:
+                allowed = ", ".join(self.model.Status.values)
+                message = f"status must be one of {allowed}"
+                raise ApplicationError(message, details={"status": [message]})
             queryset = queryset.filter(status=wanted)
         return queryset.order_by(*self.ordering)
 
 
+def _status_parameter(model) -> OpenApiParameter:
+    return OpenApiParameter(
+        "status",
+        str,
+        OpenApiParameter.QUERY,
+        enum=list(model.Status.values),
+        allow_blank=True,
+        description="Only the rows in this status (case-insensitive; empty: all). Another "
+        "value is a 400.",
+    )
+
+
 @extend_schema(
     summary="A subscription's trades, newest first (owner); ?status=OPEN|CLOSED",
-    parameters=[uuid_path("subscription_pk")],
+    description="The caller's own subscription only (another's answers 404). Quantities, "
+    "prices and PnL as stored; `exitReason` is null while the trade is open.",
+    parameters=[uuid_path("subscription_pk"), _status_parameter(Trade)],
 )
 class SubscriptionTradesView(_HistoryView):
     """GET /api/strategies/subscriptions/:id/trades — the owner's trades, newest first."""
@@ -69,7 +87,13 @@ class SubscriptionTradesView(_HistoryView):
 
 @extend_schema(
     summary="A strategy's executions, newest first (author, staff); ?status=",
-    parameters=[uuid_path("strategy_pk")],
+    description="One row per candle close the strategy ran for: its status, signal, how "
+    "many subscriptions it served and trades it opened, the error of a FAILED run, what the "
+    "strategy printed (`output`) and the engine's notes (`engineNotes`: trades opened and "
+    'closed, and per reason how many subscriptions got no trade, e.g. "no stop-loss: the '
+    "signal has none and slAtrMultiplier is unset\"). Only the strategy's author (and "
+    "staff) may read it; anyone else gets 404.",
+    parameters=[uuid_path("strategy_pk"), _status_parameter(StrategyExecution)],
 )
 class StrategyExecutionsView(_HistoryView):
     """GET /api/strategy-upload/strategies/:id/executions — the author's run history
@@ -85,7 +109,11 @@ class StrategyExecutionsView(_HistoryView):
         user = self.request.user
         owned = Strategy.objects.all() if user.is_staff else strategy_owned_by(user=user)
         _owned_or_404(owned, strategy_id, STRATEGY_NOT_FOUND)
-        return StrategyExecution.objects.filter(strategy_id=strategy_id).defer("execution_log")
+        return StrategyExecution.objects.filter(strategy_id=strategy_id)
+
+    def get_serializer_context(self):
+        # owner_rows() has checked the caller is the strategy's author (or staff).
+        return {**super().get_serializer_context(), "author_view": True}
 
 
 @extend_schema(

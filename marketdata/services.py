@@ -195,3 +195,39 @@ def candles_backfill(
         bars=[bar for bar in bars if bar.open_time in missing],
     )
     return report.new
+
+
+# Candles asked of a provider per call: within the synthetic provider's and ccxt's limits.
+FETCH_CHUNK = 20_000
+
+
+def candles_fetch_between(
+    *,
+    symbol: str,
+    resolution: int,
+    first_close: datetime,
+    last_close: datetime,
+    provider: MarketDataProvider | None = None,
+) -> int:
+    """Make sure every candle closing in [first_close, last_close] that the provider has is
+    stored (the stored ones are kept), asking for at most FETCH_CHUNK candles per call.
+    Answers how many were added; MarketDataError when the provider cannot answer."""
+    provider = provider or get_provider()
+    period = resolution_delta(resolution)
+    last_close = min(
+        candle_close_floor(require_utc(last_close, "last_close"), resolution),
+        candle_close_floor(timezone.now(), resolution),
+    )
+    added = 0
+    chunk_end = last_close
+    while chunk_end >= first_close:
+        count = min(FETCH_CHUNK, (chunk_end - first_close) // period + 1)
+        added += candles_backfill(
+            symbol=symbol,
+            resolution=resolution,
+            end_close=chunk_end,
+            count=count,
+            provider=provider,
+        )
+        chunk_end -= period * count
+    return added

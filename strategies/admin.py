@@ -118,6 +118,7 @@ class StrategyAdmin(admin.ModelAdmin):
         service_action(
             services.strategy_deactivate,
             keyword="strategy",
+            verb="deactivate",
             description="Deactivate (refused while a subscription is active)",
             done="Deactivated",
         ),

@@ -22,7 +22,7 @@ class Strategy(models.Model):
     strategy_code = models.TextField()
     execution_config = models.JSONField(default=dict)
     is_active = models.BooleanField(default=True)
-    is_public = models.BooleanField(default=True)
+    is_public = models.BooleanField(default=False)
     is_marketplace = models.BooleanField(default=False)
     subscriber_count = models.PositiveIntegerField(default=0)
     tags = models.CharField(max_length=500, blank=True, default="")

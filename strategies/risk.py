@@ -13,17 +13,12 @@ from decimal import Decimal
 from django.core.validators import MaxValueValidator, MinValueValidator
 from rest_framework import serializers
 
+# Greater than 0, stated in the OpenAPI schema as an exclusive minimum.
+from tradeplatform.serializers import positive
+
 MAX_RISK_PER_TRADE = Decimal("0.1")
 MAX_LEVERAGE = 125
 MAX_POSITIONS = 1000
-
-
-def positive(message: str):
-    def check(value):
-        if value is not None and value <= 0:
-            raise serializers.ValidationError(message)
-
-    return check
 
 
 def capital_field(**options) -> serializers.DecimalField:

@@ -22,6 +22,7 @@ from .settings_cache import strategy_settings_invalidate
 from .validation import (
     StrategyValidationError,
     normalize_execution_config,
+    normalize_source,
     validate_strategy_source,
 )
 
@@ -140,11 +141,12 @@ def strategy_create(
     execution_config: dict,
     description: str = "",
     tags=None,
-    is_public: bool = True,
+    is_public: bool = False,
     risk_defaults: dict | None = None,
 ) -> Strategy:
     """`risk_defaults`: the author's recommended risk settings, keyed by their Strategy
     columns (`strategies.risk.RiskDefaultsSerializer` checks them)."""
+    strategy_code = normalize_source(strategy_code)
     try:
         validate_strategy_source(strategy_code)
         config = normalize_execution_config(execution_config)
@@ -195,6 +197,7 @@ def strategy_update(*, strategy: Strategy, data: dict) -> Strategy:
     previous_candle = _candle(locked.execution_config)
     try:
         if "strategy_code" in data:
+            data = {**data, "strategy_code": normalize_source(data["strategy_code"])}
             validate_strategy_source(data["strategy_code"])
             if data["strategy_code"] != locked.strategy_code:
                 locked.version = _bump_patch(locked.version)
@@ -243,18 +246,21 @@ def strategy_update(*, strategy: Strategy, data: dict) -> Strategy:
 
 
 @transaction.atomic
-def strategy_deactivate(*, strategy: Strategy, force: bool = False) -> Strategy:
+def strategy_deactivate(
+    *, strategy: Strategy, force: bool = False, verb: str = "delete"
+) -> Strategy:
     """Soft delete. Refused while a subscription is active, unless an operator forces it
     (the subscriptions then stay, but the engine no longer runs the strategy). Refused,
     forced or not, while the strategy has open trades: nothing would ever check or close
-    them again (cancelling a subscription closes its trades at the next close)."""
+    them again (cancelling a subscription closes its trades at the next close). `verb` is
+    what the caller calls it in a refusal: an author deletes, an operator deactivates."""
     strategy_lock(strategy_id=strategy.id)
     locked = Strategy.objects.select_for_update().get(id=strategy.id)
     if not force and locked.subscriptions.filter(is_active=True).exists():
-        raise ApplicationError("Cannot delete a strategy with active subscriptions")
+        raise ApplicationError(f"Cannot {verb} a strategy with active subscriptions")
     _refuse_with_open_trades(
         locked,
-        "Cannot delete a strategy with {count} open trade(s) on {candle}: they close by "
+        f"Cannot {verb} a strategy with {{count}} open trade(s) on {{candle}}: they close by "
         "their stop, target or an EXIT signal, or at the next close once their "
         "subscriptions are cancelled.",
     )

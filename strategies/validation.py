@@ -14,7 +14,16 @@ from marketdata.candles import RESOLUTIONS
 
 MAX_SOURCE_BYTES = 100 * 1024
 ENTRY_POINT = "generate_signal"
-SYMBOL_RE = re.compile(r"^[A-Z0-9/:\-]{1,30}$")
+# A market as the providers and the candle store spell it: letters and digits, `BTCUSDT`.
+# `BTC/USDT` (ccxt's unified form) is accepted and stored without the slash; anything else
+# (`btc-usdt`, `BTC USDT`) is refused rather than stored as a symbol no provider knows.
+SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,15}(/[A-Z0-9]{2,15})?$")
+# The same rule for the OpenAPI schema, either case (the value is upper-cased).
+SYMBOL_PATTERN = "^[A-Za-z0-9]{2,15}(/[A-Za-z0-9]{2,15})?$"
+SYMBOL_RULE = (
+    "symbol must be the market's symbol in letters and digits, e.g. BTCUSDT or ETHUSDT "
+    "(BTC/USDT is accepted and stored as BTCUSDT)"
+)
 MIN_LOOKBACK, MAX_LOOKBACK, DEFAULT_LOOKBACK = 1, 5000, 100
 MAX_PARAMS_DEPTH = 5
 MAX_PARAMS_ABS = 1e15
@@ -40,6 +49,14 @@ def _accepts_two_positional(function: ast.FunctionDef) -> bool:
         return True
     # Parameters beyond the first two must have defaults for the two-argument call to work.
     return len(positional) >= 2 and len(positional) - len(arguments.defaults) <= 2
+
+
+def normalize_source(source):
+    """Line endings as `\n`: a browser posts a textarea with `\r\n` (the HTML form
+    encoding), and the stored source is what its author reads back."""
+    if not isinstance(source, str):
+        return source
+    return source.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def validate_strategy_source(source: str) -> None:
@@ -117,6 +134,11 @@ def _check_params(value, depth: int = 1) -> None:
         raise _config_error("params may only hold JSON values")
 
 
+def normalize_symbol(symbol: str) -> str:
+    """`btc/usdt` -> `BTCUSDT`, the form candles are stored under."""
+    return symbol.strip().upper().replace("/", "")
+
+
 def normalize_execution_config(config) -> dict:
     """`{symbol, resolution, lookbackPeriod, params}` checked and in its stored form.
 
@@ -126,10 +148,10 @@ def normalize_execution_config(config) -> dict:
     if not isinstance(config, Mapping):
         raise _config_error("executionConfig must be an object")
     symbol = config.get("symbol")
+    if symbol is None or symbol == "":
+        raise _config_error(f"symbol is required: {SYMBOL_RULE}")
     if not isinstance(symbol, str) or not SYMBOL_RE.match(symbol.strip().upper()):
-        raise _config_error(
-            "symbol is required: up to 30 characters of letters, digits, '/', ':' or '-'"
-        )
+        raise _config_error(f"{SYMBOL_RULE}; got {str(symbol)[:40]!r}")
     if config.get("resolution") is None:
         raise _config_error("resolution is required")
     resolution = _as_int(config.get("resolution"), "resolution")
@@ -148,7 +170,7 @@ def normalize_execution_config(config) -> dict:
     if len(repr(params)) > MAX_PARAMS_BYTES:
         raise _config_error(f"params is larger than {MAX_PARAMS_BYTES // 1024} KB")
     return {
-        "symbol": symbol.strip().upper(),
+        "symbol": normalize_symbol(symbol),
         "resolution": resolution,
         "lookbackPeriod": lookback,
         "params": dict(params),

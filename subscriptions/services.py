@@ -31,6 +31,8 @@ from .risk import (
 )
 
 ALREADY_SUBSCRIBED = "Already subscribed to this strategy"
+UPDATABLE_FIELDS = (*RISK_FIELDS, "broker_credential_id")
+CREDENTIAL_NOT_FOUND = "Broker credential not found"
 
 
 def _active_credential(*, user, broker_credential_id) -> BrokerCredential:
@@ -223,10 +225,32 @@ def subscription_cancel(
     return Cancellation(subscription, open_trades, keep_open_trades)
 
 
+def _credential_for_move(*, subscription: StrategySubscription, broker_credential_id):
+    """The credential a subscription moves to: the subscriber's own (any other answers 404,
+    as if it did not exist) and active; refused while the subscription has open trades,
+    whose positions live on the account of the credential that opened them."""
+    credential = (
+        BrokerCredential.objects.select_for_update()
+        .filter(id=broker_credential_id, user_id=subscription.user_id)
+        .first()
+    )
+    if credential is None:
+        raise ApplicationError(CREDENTIAL_NOT_FOUND, status_code=404)
+    if not credential.is_active:
+        message = "Broker credential is inactive"
+        raise ApplicationError(message, details={"broker_credential_id": [message]})
+    # The reverse relation declared by the executions app (Trade.subscription).
+    if subscription.trades.filter(status=TradeStatus.OPEN).exists():
+        message = "Cannot change the broker credential while the subscription has open trades"
+        raise ApplicationError(message, details={"broker_credential_id": [message]})
+    return credential
+
+
 @transaction.atomic
 def subscription_update(*, subscription: StrategySubscription, data: dict) -> StrategySubscription:
-    """Change the risk settings (a partial body); nothing else is writable."""
-    unknown = set(data) - set(RISK_FIELDS)
+    """Change the risk settings and the broker credential (a partial body); nothing else
+    is writable."""
+    unknown = set(data) - set(UPDATABLE_FIELDS)
     if unknown:
         raise ApplicationError(f"Not writable: {', '.join(sorted(unknown))}")
     locked = (
@@ -238,6 +262,13 @@ def subscription_update(*, subscription: StrategySubscription, data: dict) -> St
         raise ApplicationError("Subscription is cancelled")
     if "capital" in data:
         _check_minimum_capital(strategy=locked.strategy, capital=data["capital"])
+    if "broker_credential_id" in data:
+        data = {
+            **data,
+            "broker_credential_id": _credential_for_move(
+                subscription=locked, broker_credential_id=data["broker_credential_id"]
+            ).id,
+        }
     for field, value in data.items():
         setattr(locked, field, value)
     if data:

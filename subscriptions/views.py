@@ -1,6 +1,7 @@
 import uuid
 
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
@@ -23,10 +24,10 @@ from .models import StrategySubscription
 from .serializers import (
     CancellationSerializer,
     KeepOpenTradesSerializer,
-    RiskSettingsSerializer,
     SubscribeInputSerializer,
     SubscriptionOutputSerializer,
     SubscriptionStatsSerializer,
+    SubscriptionUpdateSerializer,
 )
 
 
@@ -45,6 +46,30 @@ SUBSCRIPTION_CHANGED = answer(
 )
 
 
+RISK_EXAMPLE = {
+    "capital": 10000,
+    "riskPerTrade": 0.01,
+    "leverage": 10,
+    "maxPositions": 1,
+    "maxDailyLoss": 0.05,
+    "slAtrMultiplier": 1.5,
+    "tpAtrMultiplier": 3,
+}
+SUBSCRIBE_EXAMPLE = OpenApiExample(
+    "10,000 USDT, 1 percent a trade",
+    value={**RISK_EXAMPLE, "brokerCredentialId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"},
+    request_only=True,
+)
+UPDATE_EXAMPLE = OpenApiExample("Halve the risk", value={"riskPerTrade": 0.005}, request_only=True)
+UPDATE_DESCRIPTION = (
+    "Only the risk settings and `brokerCredentialId` are writable; a body naming any other "
+    "field (`strategyId`, a misspelt key, …) is a 400 that names it. `brokerCredentialId` "
+    "moves the subscription to another active credential of the caller (someone else's "
+    "answers 404), refused while the subscription has open trades. A cancelled "
+    "subscription cannot be changed."
+)
+
+
 class SubscribeView(APIView):
     """POST /api/strategies/:id/subscribe"""
 
@@ -53,8 +78,17 @@ class SubscribeView(APIView):
     @extend_schema(
         tags=["subscriptions"],
         summary="Subscribe to a strategy with capital and risk settings",
+        description="Follow a strategy (the caller's own, or a public active one) with one of "
+        "the caller's active broker credentials: from the next candle close, each of its "
+        "BUY/SELL signals opens a trade sized so that a stop-out loses `capital x "
+        "riskPerTrade`, within `leverage`, `maxPositions` and `maxDailyLoss`. Without a "
+        "stop-loss in the signal, `slAtrMultiplier` x ATR(14) places it; with neither, that "
+        "signal opens no trade for this subscription. One active subscription per strategy "
+        "(409 otherwise); a missing or someone else's private strategy is 404; at most "
+        "`MAX_SUBSCRIPTIONS_PER_USER` active or paused subscriptions (400).",
         parameters=[uuid_path("strategy_pk")],
         request=SubscribeInputSerializer,
+        examples=[SUBSCRIBE_EXAMPLE],
         responses={
             201: SUBSCRIPTION_CHANGED,
             409: OpenApiResponse(
@@ -101,21 +135,34 @@ class SubscriptionPagination(EnvelopePagination):
         summary="The caller's subscriptions: active and paused first, then cancelled; "
         "newest first within each",
         description="Without `limit`, the page holds every active and paused subscription "
-        "(bounded by the per-user quota), then cancelled ones up to the default limit.",
+        "(bounded by the per-user quota), then cancelled ones up to the default limit. Each "
+        "has its strategy's id, name and executionConfig, its risk settings and its trading "
+        "figures; `?status=` narrows.",
     ),
-    retrieve=extend_schema(summary="One subscription", responses=SUBSCRIPTION_ANSWER),
+    retrieve=extend_schema(
+        summary="One subscription",
+        description="The caller's own only; another user's answers 404.",
+        responses=SUBSCRIPTION_ANSWER,
+    ),
     update=extend_schema(
-        summary="Change the risk settings (a partial body is accepted)",
-        request=RiskSettingsSerializer,
+        summary="Change the risk settings or the broker credential (a partial body is accepted)",
+        description=UPDATE_DESCRIPTION,
+        request=SubscriptionUpdateSerializer,
+        examples=[UPDATE_EXAMPLE],
         responses=SUBSCRIPTION_CHANGED,
     ),
     partial_update=extend_schema(
-        summary="Change the risk settings",
-        request=RiskSettingsSerializer,
+        summary="Change the risk settings or the broker credential",
+        description=UPDATE_DESCRIPTION,
+        request=SubscriptionUpdateSerializer,
+        examples=[UPDATE_EXAMPLE],
         responses=SUBSCRIPTION_CHANGED,
     ),
     destroy=extend_schema(
         summary="Cancel (soft); its open trades close at the next candle close unless kept",
+        description="No new trades from now on. Its open trades close at the next candle "
+        "close, or follow the strategy until they close with `?keepOpenTrades=true`. The row "
+        "stays (history); 400 when it is already cancelled.",
         parameters=[
             OpenApiParameter(
                 "keepOpenTrades",
@@ -127,6 +174,7 @@ class SubscriptionPagination(EnvelopePagination):
     ),
     stats=extend_schema(
         summary="Trading figures of a subscription",
+        description="Trades, wins, losses, win rate (0-1), realised PnL and open trades.",
         responses=answer(
             "SubscriptionStatsAnswer",
             subscription=SubscriptionOutputSerializer(),
@@ -135,11 +183,17 @@ class SubscriptionPagination(EnvelopePagination):
     ),
     pause=extend_schema(
         summary="Pause: no new trades until resumed",
+        description="Open trades keep their stop-loss and take-profit; 400 when the "
+        "subscription is already paused or cancelled.",
         request=None,
         responses=MessageSerializer,
     ),
     resume=extend_schema(
-        summary="Resume a paused subscription", request=None, responses=MessageSerializer
+        summary="Resume a paused subscription",
+        description="Signals open trades again from the next candle close; 400 when it is "
+        "not paused.",
+        request=None,
+        responses=MessageSerializer,
     ),
 )
 class SubscriptionViewSet(
@@ -169,8 +223,8 @@ class SubscriptionViewSet(
 
     def update(self, request, *args, **kwargs):
         subscription = self.get_object()
-        # PUT takes a partial body too; only the risk settings are read from it.
-        data = RiskSettingsSerializer(data=request.data, partial=True)
+        # PUT takes a partial body too; a field it does not take is a 400 naming it.
+        data = SubscriptionUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         subscription = services.subscription_update(
             subscription=subscription, data=dict(data.validated_data)

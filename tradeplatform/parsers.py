@@ -7,6 +7,8 @@ from djangorestframework_camel_case.util import underscoreize
 from rest_framework.exceptions import ParseError
 from rest_framework.utils.json import strict_constant
 
+from tradeplatform.renderers import CamelCaseJSONRenderer
+
 
 def _finite_float(literal: str) -> float:
     """Python reads `1e400` as inf without a word; JSON numbers here must be finite."""
@@ -19,7 +21,10 @@ def _finite_float(literal: str) -> float:
 class StrictCamelCaseJSONParser(CamelCaseJSONParser):
     """The camel-case JSON parser, made strict: the body must be UTF-8 (RFC 8259), NaN,
     Infinity and numbers beyond a float (1e400) are refused (as DRF's own JSON parser does
-    for the first two), and a body nested too deeply for the parser is a 400, not a 500."""
+    for the first two), and a body nested too deeply for the parser is a 400, not a 500.
+    The browsable API writes its Raw data template with `renderer_class`: camelCase."""
+
+    renderer_class = CamelCaseJSONRenderer
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:

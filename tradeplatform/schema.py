@@ -60,6 +60,9 @@ class EnvelopeAutoSchema(AutoSchema):
             if code not in responses:
                 answer = self._get_response_for_code(ErrorSerializer, code)
                 answer["description"] = description
+                # The envelope is JSON whatever the operation's own answer is (an SVG chart).
+                schema = next(iter(answer["content"].values()))
+                answer["content"] = {"application/json": schema}
                 responses[code] = answer
         return responses
 
@@ -73,9 +76,30 @@ class EnvelopeAutoSchema(AutoSchema):
             codes.append(("401", "Authentication credentials were not provided or are invalid"))
         if "{" in self.path:
             codes.append(("404", "Not found (or not yours)"))
-        if getattr(self.view, "throttle_classes", None):
-            codes.append(("429", "Too many requests"))
+        if self.view.get_throttles():
+            codes.append(("429", "Too many requests (throttled); Retry-After says when to retry"))
         return codes
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # A rule checked by a service rather than the field (the password validators).
+        minimum = getattr(field, "schema_min_length", None)
+        if minimum is not None and direction == "request":
+            schema["minLength"] = minimum
+        return schema
+
+    def _insert_field_validators(self, field, schema):
+        """drf-spectacular knows Django's inclusive bounds; ours (`value > 0`) becomes an
+        exclusive minimum."""
+        from tradeplatform.serializers import GreaterThanValidator
+
+        super()._insert_field_validators(field, schema)
+        for validator in field.validators:
+            if isinstance(validator, GreaterThanValidator):
+                limit = validator.limit_value
+                if schema.get("minimum") is None or schema["minimum"] <= limit:
+                    schema["minimum"] = limit
+                    schema["exclusiveMinimum"] = True
 
     def _get_filter_parameters(self):
         """The SPA sends every filter, empty when unused (`?search=&status=&tags=`), and an

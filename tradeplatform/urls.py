@@ -1,19 +1,20 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from tradeplatform.api import json_not_found, json_server_error
-from tradeplatform.views import LandingView, health
+from tradeplatform.views import LandingView, RedocView, StrategyGuideView, SwaggerView, health
 
 urlpatterns = [
     path("", LandingView.as_view(), name="landing"),
     re_path(r"^health/?$", health, name="health"),
+    re_path(r"^docs/strategy-guide/?$", StrategyGuideView.as_view(), name="strategy-guide"),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("auth/", include("accounts.urls")),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    re_path(r"^api/docs/?$", SwaggerView.as_view(url_name="schema"), name="api-docs"),
+    re_path(r"^api/redoc/?$", RedocView.as_view(url_name="schema"), name="api-redoc"),
     # The original SPA's paths, first: its bulk-stats is not a subscription id.
     path("", include("tradeplatform.spa.urls")),
     path("api/", include("accounts.credential_urls")),

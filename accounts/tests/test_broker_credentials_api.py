@@ -142,3 +142,18 @@ def test_another_users_credential_is_not_found(other_client, api_client, user):
     _assert_error(api_client.get(URL), 401)
     credential.refresh_from_db()
     assert credential.is_active
+
+
+def test_an_unsupported_broker_is_refused_with_the_supported_ones(auth_client):
+    response = auth_client.post(URL, {"brokerName": "robinhood"}, format="json")
+    assert response.status_code == 400
+    message = response.json()["error"]
+    assert message.startswith("Unsupported broker: robinhood. Supported: paper (simulated")
+    assert "binance" in message and "kraken" in message
+    assert response.json()["details"]["brokerName"] == [message]
+
+
+def test_the_schema_lists_the_supported_brokers(api_client):
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    names = schema["components"]["schemas"]["BrokerNameEnum"]["enum"]
+    assert "paper" in names and "binance" in names and "robinhood" not in names

@@ -40,10 +40,12 @@ def test_command_runs_with_a_progress_bar_and_prints_the_table():
     text = out.getvalue()
     assert f"\r{progress_bar(8, 8)}" in text
     assert "trades                  3" in text
-    assert "total return            181.6" in text
+    assert "total return            181.60" in text
     assert "win rate                66.67%" in text
-    assert "profit factor           2.7445" in text
+    assert "profit factor           2.74" in text
     assert Backtest.objects.get().status == Backtest.Status.COMPLETED
+    assert "COMPLETED: 8 BTCUSDT 60m candles: 3 trades, 66.67% won, return 181.60" in text
+    assert "0E-8" not in text
 
 
 def test_command_errors():
@@ -78,7 +80,10 @@ def test_command_errors():
             "--end",
             "2026-01-01T00:00:00Z",
         )
-    with pytest.raises(CommandError, match="backtest FAILED: no stored"):
+    with pytest.raises(
+        CommandError,
+        match="backtest FAILED: no BTCUSDT:60 candles close between 2026-01-01T00:00:00Z",
+    ):
         call_command(
             "backtest",
             "--strategy",
@@ -106,7 +111,7 @@ def test_admin_shows_metrics_and_the_equity_curve(client, staff_user):
     assert page.status_code == 200
     html = page.content.decode()
     assert "<svg" in html and "<polyline" in html
-    assert "Equity (dashed: the starting capital)" in html
+    assert "(dashed: the starting capital)" in html
     assert "<th>profit factor</th>" in html
     assert "TAKE_PROFIT" in html
     assert client.get("/admin/backtests/backtest/").status_code == 200

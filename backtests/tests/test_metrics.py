@@ -133,6 +133,6 @@ def test_json_round_trip_keeps_money_exact():
     assert stored == {
         "total_return": "0.10000001",
         "sharpe_ratio": 1.5,
-        "max_drawdown_peak_time": at(1).isoformat(),
+        "max_drawdown_peak_time": at(1).isoformat().replace("+00:00", "Z"),
     }
     assert metrics_from_json(stored)["total_return"] == D("0.10000001")

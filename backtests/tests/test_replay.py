@@ -24,6 +24,7 @@ from backtests.tests.helpers import (
 from executions.models import Trade
 from strategies.tests.factories import StrategyFactory
 from subscriptions.tests.factories import SubscriptionFactory
+from tradeplatform.formatting import iso_utc as z
 
 pytestmark = pytest.mark.django_db
 
@@ -59,8 +60,8 @@ def test_a_known_script_gives_the_known_trades_fees_and_metrics():
     assert D(metrics["max_drawdown"]) == D("109.1")
     expected_pct = (D("109.1") * 100 / D("10195.8")).quantize(D("0.0001"))
     assert D(metrics["max_drawdown_pct"]) == expected_pct
-    assert metrics["max_drawdown_peak_time"] == closes(3).isoformat()
-    assert metrics["max_drawdown_trough_time"] == closes(6).isoformat()
+    assert metrics["max_drawdown_peak_time"] == z(closes(3))
+    assert metrics["max_drawdown_trough_time"] == z(closes(6))
     assert metrics["exposure_candles"] == 4  # candles 3, 5, 7, 8 start with a position open
     assert metrics["strategy_errors"] == 0
     assert metrics["market_change_pct"] == "0.0000"  # close 100 at both ends
@@ -84,9 +85,15 @@ def test_missing_candles_are_reported_not_bridged():
     make_candles(10, skip={5, 6})
     strategy = scripted_strategy({})
     backtest = run_backtest(strategy, start=closes(2), end=closes(9))
-    assert backtest.status == Backtest.Status.COMPLETED
+    # Done, over an incomplete history: the status and the message say so.
+    assert backtest.status == Backtest.Status.PARTIAL
     assert backtest.missing_candles_count == 2
-    assert backtest.missing_candles == [opened(5).isoformat(), opened(6).isoformat()]
+    assert backtest.missing_candles == [z(closes(5)), z(closes(6))]
+    assert backtest.message.startswith(
+        f"Incomplete: 2 of 8 candles of the period are missing (the first closes at "
+        f"{z(closes(5))}): the csv market data provider has no such candles in "
+    )
+    assert "BTCUSDT-60.csv. The figures cover the 6 candles there are." in backtest.message
     assert backtest.progress_total == 6
     assert backtest.metrics["missing_candles"] == 2
 
@@ -113,7 +120,8 @@ def test_no_candles_fails_with_a_clear_message():
     strategy = scripted_strategy({})
     backtest = run_backtest(strategy, start=closes(2), end=closes(9))
     assert backtest.status == Backtest.Status.FAILED
-    assert "no stored BTCUSDT:60 candles" in backtest.error_message
+    assert "no BTCUSDT:60 candles close between" in backtest.error_message
+    assert "the csv market data provider has no such candles" in backtest.error_message
 
 
 def test_a_strategy_failing_the_whole_series_fails_the_backtest():
@@ -139,8 +147,8 @@ def test_equity_curve_is_thinned_but_keeps_the_ends_and_the_low():
     equity = [(opened(n), D(1000 + (n % 7) - (50 if n == 333 else 0))) for n in range(5000)]
     points = equity_curve_points(equity, limit=100)
     assert len(points) <= 102
-    assert points[0][0] == opened(0).isoformat() and points[-1][0] == opened(4999).isoformat()
-    assert [opened(333).isoformat(), str(equity[333][1])] in points
+    assert points[0][0] == z(opened(0)) and points[-1][0] == z(opened(4999))
+    assert [z(opened(333)), str(equity[333][1])] in points
 
 
 # --------------------------------------------------------------------------- live = backtest

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from executions.engine.book import subscribers_count
+from executions.execution_log import execution_log_join
 from executions.models import StrategyExecution
 
 from .fence import Fenced, execution_finish
@@ -45,6 +47,9 @@ class RunRecord:
 
     def finish(self, status: str, *, error: str = "", **fields) -> None:
         """End the row (`fence.execution_finish`); raises `Fenced` if it is not ours."""
+        if "subscribers_count" not in fields:
+            # A FAILED or SKIPPED run names the subscriptions it would have served, too.
+            fields["subscribers_count"] = subscribers_count(strategy_id=self.execution.strategy_id)
         execution_finish(
             self.execution,
             {
@@ -62,10 +67,7 @@ class RunRecord:
         output = self.output
         if len(output) > LOG_OUTPUT_LIMIT:
             output = output[:LOG_OUTPUT_LIMIT] + "\n… [output truncated]"
-        if not self.notes:
-            return output
-        engine = "\n".join(self.notes)
-        return f"{output}\n--- engine ---\n{engine}" if output else f"--- engine ---\n{engine}"
+        return execution_log_join(output, self.notes)
 
 
 @contextmanager

@@ -201,6 +201,14 @@ def _build_root(exposed: list[str], owner: int) -> None:
     _mount("tmpfs", STAGING, "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=256k,mode=0755")
     for path in sorted(exposed):  # a parent before what lies beneath it
         _bind_read_only(path, STAGING + path)
+    # The interpreter's own site-packages (pip, setuptools…) lies inside the standard
+    # library directory: hide it under an empty read-only tmpfs.
+    site_packages = os.path.join(STDLIB_DIR, "site-packages")
+    if os.path.isdir(site_packages):
+        hidden = STAGING + site_packages
+        _mount(
+            "tmpfs", hidden, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=4k"
+        )
     work = STAGING + WORK_ROOT
     os.mkdir(work)
     options = f"size={WORK_TMPFS_BYTES},nr_inodes={WORK_TMPFS_INODES},mode=0700"
@@ -901,10 +909,24 @@ class _Server:
                         self.offer()
 
 
+def _limit_server() -> None:
+    """The server's own rlimits: no core, no locked memory or message queue, few files,
+    no file larger than the work tmpfs (its children lower all of them further)."""
+    for name, value in (
+        ("RLIMIT_CORE", 0),
+        ("RLIMIT_MEMLOCK", 0),
+        ("RLIMIT_MSGQUEUE", 0),
+        ("RLIMIT_NOFILE", 256),
+        ("RLIMIT_FSIZE", WORK_TMPFS_BYTES),
+    ):
+        _set_limit(getattr(resource, name), value, value)
+
+
 def serve(control: socket.socket, proc_fd: int | None, work_root: str, *, once: bool) -> None:
     """The server process (pid 1 of its pid namespace when confined): confine, then make
     children one after the other until the worker closes the socket (``once``: one)."""
     pidns_fd = None
+    _limit_server()
     try:
         if proc_fd is not None:
             pidns_fd = os.open("self/ns/pid", os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc_fd)

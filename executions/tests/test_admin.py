@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 
 from executions.tests.factories import ExecutionFactory, TradeFactory
@@ -37,6 +39,32 @@ def test_trade_pages_render(admin_client):
     trade = TradeFactory()
     assert admin_client.get("/admin/executions/trade/").status_code == 200
     assert admin_client.get(f"/admin/executions/trade/{trade.pk}/change/").status_code == 200
+
+
+def test_records_have_no_delete_and_trades_show_their_user(admin_client):
+    trade = TradeFactory(quantity=Decimal("0.012500000000"), pnl=Decimal("125.00000002"))
+    execution = trade.execution
+    page = admin_client.get(
+        f"/admin/executions/strategyexecution/{execution.pk}/change/"
+    ).content.decode()
+    assert "deletelink" not in page
+    assert admin_client.get(
+        f"/admin/executions/strategyexecution/{execution.pk}/delete/"
+    ).status_code in (302, 403)
+    listing = admin_client.get("/admin/executions/trade/").content.decode()
+    assert trade.subscription.user.email in listing
+    assert "delete_selected" not in listing
+    assert "0.0125<" in listing and "125.00<" in listing
+    assert "0.012500000000" not in listing and "125.00000002" not in listing
+
+
+def test_the_signal_reads_without_float_noise(admin_client):
+    execution = ExecutionFactory(signal={"action": "BUY", "stopLoss": 49505.869999999995})
+    page = admin_client.get(
+        f"/admin/executions/strategyexecution/{execution.pk}/change/"
+    ).content.decode()
+    assert "stopLoss: 49505.87" in page
+    assert "49505.869999999995" not in page
 
 
 def test_the_execution_list_shows_and_filters_the_closes_missed_in_the_last_hour(admin_client):

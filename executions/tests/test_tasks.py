@@ -30,6 +30,7 @@ from marketdata.services import candles_backfill
 from strategies import registry
 from subscriptions.tests.factories import SubscriptionFactory
 from tradeplatform.celery import app as celery_app
+from tradeplatform.formatting import iso_utc
 
 Status = StrategyExecution.Status
 pytestmark = pytest.mark.django_db
@@ -50,8 +51,12 @@ def test_close_is_the_floor_never_the_ceiling():
     )
 
 
-def test_tick_runs_registered_strategies_of_its_resolution_only():
+def test_tick_runs_registered_strategies_of_its_resolution_only(monkeypatch):
     before = candle_close_floor(timezone.now(), RESOLUTION)
+    # The tick fires just after the close, as beat does: later in the period the run is
+    # past its deadline and rightly SKIPPED as missed.
+    just_after_close = before + timedelta(seconds=2)
+    monkeypatch.setattr(timezone, "now", lambda: just_after_close)
     candles_backfill(symbol=SYMBOL, resolution=RESOLUTION, end_close=before, count=30)
     registered = subscribed()
     other_resolution = make_strategy(HOLD)
@@ -63,11 +68,10 @@ def test_tick_runs_registered_strategies_of_its_resolution_only():
 
     enqueued = resolution_tick.delay(RESOLUTION).get()
 
-    after = candle_close_floor(timezone.now(), RESOLUTION)
     assert enqueued == 1
     execution = StrategyExecution.objects.get()
     assert execution.strategy_id == registered.id
-    assert execution.candle_close in {before, after}
+    assert execution.candle_close == before
     assert execution.status == Status.COMPLETED, execution.error_message
     assert not StrategyExecution.objects.filter(strategy__in=[other_resolution, unregistered])
 
@@ -180,7 +184,7 @@ def test_run_candle_command_prints_one_line_per_execution():
     )
 
     lines = out.getvalue().splitlines()
-    assert lines[0] == "BTCUSDT:5 close 2026-01-15T15:00:00+00:00"
+    assert lines[0] == "BTCUSDT:5 close 2026-01-15T15:00:00Z"
     assert lines[1].startswith(f"{strategy.code}: COMPLETED signal=BUY trades=1 ")
 
 
@@ -190,8 +194,8 @@ def test_run_candle_defaults_to_the_last_closed_candle():
     close = candle_close_floor(timezone.now(), 15)
     first, second = out.getvalue().splitlines()
     assert first in {
-        f"ETHUSDT:15 close {close.isoformat()}",
-        f"ETHUSDT:15 close {(close - timedelta(minutes=15)).isoformat()}",
+        f"ETHUSDT:15 close {iso_utc(close)}",
+        f"ETHUSDT:15 close {iso_utc(close - timedelta(minutes=15))}",
     }
     assert second == "no strategy is registered on this candle"
 

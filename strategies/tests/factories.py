@@ -20,3 +20,4 @@ class StrategyFactory(factory.django.DjangoModelFactory):
         lambda: {"symbol": "BTCUSDT", "resolution": 5, "lookbackPeriod": 50, "params": {}}
     )
     tags = "trend,test"
+    is_public = True

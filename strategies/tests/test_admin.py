@@ -115,7 +115,9 @@ def test_actions_activate_and_deactivate_through_the_services(
         response = _act(admin_client, "strategy_deactivate", followed, idle)
     html = response.content.decode()
     assert "Deactivated: 1." in html
-    assert "Cannot delete a strategy with active subscriptions" in html
+    # An operator deactivates: the refusal says so (the API's DELETE says "delete").
+    assert "Cannot deactivate a strategy with active subscriptions" in html
+    assert "Cannot delete" not in html
     followed.refresh_from_db()
     idle.refresh_from_db()
     assert followed.is_active and not idle.is_active

@@ -147,7 +147,10 @@ def test_create_answers_the_strategy(auth_client, user):
     }
     assert strategy["tags"] == "trend,momentum"
     assert strategy["subscriberCount"] == 0
-    assert strategy["isPublic"] is True
+    # Private unless asked, as the seed's schema has it.
+    assert strategy["isPublic"] is False
+    asked = auth_client.post(URL, _payload(code="public-one", isPublic=True), format="json")
+    assert asked.json()["strategy"]["isPublic"] is True
 
 
 def test_resolution_may_be_a_number_and_lookback_defaults_to_100(auth_client):
@@ -334,7 +337,7 @@ def test_update_of_the_config_merges_and_validates(auth_client, user):
     _assert_error(bad_source, 400)
 
 
-def test_update_ignores_read_only_fields(auth_client, user, other_user):
+def test_update_refuses_fields_it_does_not_take_naming_them(auth_client, user, other_user):
     strategy = StrategyFactory(user=user)
     body = {
         "subscriberCount": 99,
@@ -342,15 +345,32 @@ def test_update_ignores_read_only_fields(auth_client, user, other_user):
         "userId": str(other_user.id),
         "isMarketplace": True,
         "id": "00000000-0000-0000-0000-000000000001",
+        "nmae": "typo",
         "name": "Renamed",
     }
-    assert auth_client.put(_detail(strategy), body, format="json").status_code == 200
+    response = auth_client.put(_detail(strategy), body, format="json")
+    _assert_error(response, 400)
+    error = response.json()
+    assert error["error"].startswith(
+        "Unknown or read-only fields: author, id, isMarketplace, nmae, subscriberCount, userId"
+    )
+    assert "writable: name, code, description, strategyCode" in error["error"]
+    assert set(error["details"]) == {
+        "author",
+        "id",
+        "isMarketplace",
+        "nmae",
+        "subscriberCount",
+        "userId",
+    }
     strategy.refresh_from_db()
-    assert strategy.name == "Renamed"
+    assert strategy.name != "Renamed"
     assert strategy.subscriber_count == 0
     assert strategy.author == user.email
-    assert strategy.user_id == user.id
     assert strategy.is_marketplace is False
+    renamed = auth_client.patch(_detail(strategy), {"name": "Renamed"}, format="json")
+    assert renamed.status_code == 200
+    assert renamed.json()["strategy"]["name"] == "Renamed"
 
 
 def test_update_to_a_taken_code_answers_409(auth_client, user):

@@ -57,7 +57,7 @@ def test_deeply_nested_source_does_not_crash():
 
 def test_config_is_normalized():
     assert normalize_execution_config({"symbol": " btc/usdt ", "resolution": "15"}) == {
-        "symbol": "BTC/USDT",
+        "symbol": "BTCUSDT",
         "resolution": 15,
         "lookbackPeriod": 100,
         "params": {},
@@ -69,6 +69,16 @@ def test_config_is_normalized():
     assert config["params"] == {"a": [1]}
 
 
+def test_a_dashed_symbol_is_refused_with_the_rule_not_stored_as_another_symbol():
+    with pytest.raises(StrategyValidationError) as caught:
+        normalize_execution_config({"symbol": "btc-usdt", "resolution": 5})
+    assert "e.g. BTCUSDT" in caught.value.message
+    assert "'btc-usdt'" in caught.value.message
+    assert normalize_execution_config({"symbol": "ethusdt", "resolution": 5})["symbol"] == (
+        "ETHUSDT"
+    )
+
+
 @pytest.mark.parametrize(
     "config",
     [
@@ -76,6 +86,9 @@ def test_config_is_normalized():
         [],
         {"resolution": 5},
         {"symbol": "BTC USDT", "resolution": 5},
+        {"symbol": "btc-usdt", "resolution": 5},
+        {"symbol": "BTC/USDT:USDT", "resolution": 5},
+        {"symbol": "", "resolution": 5},
         {"symbol": "B" * 31, "resolution": 5},
         {"symbol": 7, "resolution": 5},
         {"symbol": "BTCUSDT"},

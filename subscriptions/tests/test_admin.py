@@ -133,3 +133,46 @@ def test_state_and_owner_are_not_editable_in_the_form(admin_client):
     for field in ("is_active", "is_paused", "user", "strategy", "broker_credential"):
         assert f'name="{field}"' not in html
     assert 'name="capital"' in html
+
+
+def test_change_page_lists_the_trades_and_has_per_object_state_buttons(admin_client):
+    subscription = SubscriptionFactory()
+    trade = TradeFactory(subscription=subscription)
+    TradeFactory()  # someone else's
+    url = f"/admin/subscriptions/strategysubscription/{subscription.pk}/change/"
+    page = admin_client.get(url).content.decode()
+    assert '<table class="recent-trades">' in page
+    assert page.count("<tr><td>") == 1  # its trade only
+    assert f"?subscription__id__exact={subscription.pk}" in page
+    assert str(trade.entry_price) in page
+    every = admin_client.get(f"/admin/executions/trade/?subscription__id__exact={subscription.pk}")
+    assert every.status_code == 200
+    assert "1 trade" in every.content.decode()
+    assert page.count('class="state-change"') == 2
+    assert f"{subscription.pk}/pause/" in page and f"{subscription.pk}/cancel/" in page
+    assert f"{subscription.pk}/resume/" not in page
+
+    paused = admin_client.post(
+        f"/admin/subscriptions/strategysubscription/{subscription.pk}/pause/", follow=True
+    )
+    assert "Paused:" in paused.content.decode()
+    subscription.refresh_from_db()
+    assert subscription.is_paused
+    assert f"{subscription.pk}/resume/" in paused.content.decode()
+
+    again = admin_client.post(
+        f"/admin/subscriptions/strategysubscription/{subscription.pk}/pause/", follow=True
+    )
+    assert "Subscription is already paused" in again.content.decode()
+
+    admin_client.post(f"/admin/subscriptions/strategysubscription/{subscription.pk}/cancel/")
+    subscription.refresh_from_db()
+    assert not subscription.is_active
+    assert 'class="state-change"' not in admin_client.get(url).content.decode()
+    # A GET changes nothing.
+    assert (
+        admin_client.get(
+            f"/admin/subscriptions/strategysubscription/{subscription.pk}/resume/"
+        ).status_code
+        == 405
+    )

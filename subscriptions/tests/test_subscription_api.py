@@ -1,3 +1,4 @@
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -308,7 +309,7 @@ def test_update_risk_settings_with_a_partial_put(auth_client, user):
     assert subscription.leverage == 20
 
 
-def test_update_writes_only_the_risk_settings(auth_client, user, other_user):
+def test_update_refuses_fields_it_does_not_take_naming_them(auth_client, user, other_user):
     subscription = SubscriptionFactory(user=user)
     other_strategy = StrategyFactory()
     body = {
@@ -318,17 +319,67 @@ def test_update_writes_only_the_risk_settings(auth_client, user, other_user):
         "strategyId": str(other_strategy.id),
         "isActive": False,
         "winningTrades": 7,
-        "brokerCredentialId": str(BrokerCredentialFactory(user=other_user).id),
+        "riskPertrade": 0.02,
     }
-    assert auth_client.patch(_url(subscription), body, format="json").status_code == 200
+    response = auth_client.patch(_url(subscription), body, format="json")
+    _assert_error(response, 400)
+    message = response.json()["error"]
+    assert message.startswith(
+        "Unknown or read-only fields: isActive, riskPertrade, strategyId, totalPnl, userId, "
+        "winningTrades (writable: capital, riskPerTrade,"
+    )
+    assert "brokerCredentialId" in message
     subscription.refresh_from_db()
-    assert subscription.capital == 500
-    assert subscription.total_pnl == 0
-    assert subscription.user_id == user.id
+    assert subscription.capital != 500
     assert subscription.strategy_id != other_strategy.id
     assert subscription.is_active
-    assert subscription.winning_trades == 0
-    assert subscription.broker_credential.user_id == user.id
+    changed = auth_client.patch(_url(subscription), {"capital": 500}, format="json")
+    assert changed.status_code == 200
+    subscription.refresh_from_db()
+    assert subscription.capital == 500
+
+
+def test_update_moves_the_subscription_to_another_own_credential(auth_client, user):
+    subscription = SubscriptionFactory(user=user)
+    other_credential = BrokerCredentialFactory(user=user)
+    response = auth_client.patch(
+        _url(subscription), {"brokerCredentialId": str(other_credential.id)}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["subscription"]["brokerCredentialId"] == str(other_credential.id)
+    subscription.refresh_from_db()
+    assert subscription.broker_credential_id == other_credential.id
+
+
+def test_update_to_someone_elses_or_an_unknown_credential_is_404(auth_client, user, other_user):
+    subscription = SubscriptionFactory(user=user)
+    before = subscription.broker_credential_id
+    for credential_id in (BrokerCredentialFactory(user=other_user).id, uuid.uuid4()):
+        response = auth_client.patch(
+            _url(subscription), {"brokerCredentialId": str(credential_id)}, format="json"
+        )
+        _assert_error(response, 404)
+        assert response.json()["error"] == "Broker credential not found"
+    subscription.refresh_from_db()
+    assert subscription.broker_credential_id == before
+
+
+def test_update_to_an_inactive_credential_or_with_open_trades_is_refused(auth_client, user):
+    subscription = SubscriptionFactory(user=user)
+    inactive = BrokerCredentialFactory(user=user, is_active=False)
+    refused = auth_client.patch(
+        _url(subscription), {"brokerCredentialId": str(inactive.id)}, format="json"
+    )
+    _assert_error(refused, 400)
+    assert refused.json()["error"] == "Broker credential is inactive"
+    TradeFactory(subscription=subscription)  # open
+    busy = auth_client.patch(
+        _url(subscription),
+        {"brokerCredentialId": str(BrokerCredentialFactory(user=user).id)},
+        format="json",
+    )
+    _assert_error(busy, 400)
+    assert "open trades" in busy.json()["error"]
 
 
 def test_update_validates(auth_client, user):

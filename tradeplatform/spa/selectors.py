@@ -4,9 +4,11 @@ Every read is scoped to its user and takes a fixed number of queries, however ma
 Percentages (win rates, ROI, P&L %) are rounded once, here, to 2 places; money keeps the
 precision of its column (PnL: `rules.pnl`, 8 places).
 
-Orders: until the live-trading issue's Order records exist, an order is shown from a trade
-(its entry, and its exit once closed). `orders_for_user` and `order_row` are the only
-places that know it: they are what the Order records replace.
+Orders: the SPA's order history is a row per trade (its entry, and its exit once closed,
+with the trade's OPEN/CLOSED status its page filters on), carrying what the order records
+(`executions.Order`) say of it: its fees (the trade's, summed from its fills), the entry
+order's filled quantity and status. `orders_for_user` and `order_row` are the only
+places that know it.
 """
 
 from collections import defaultdict
@@ -20,7 +22,7 @@ from django.utils import timezone
 from accounts.models import BrokerCredential
 from backtests.metrics import max_drawdown
 from backtests.models import Backtest, BacktestTrade
-from executions.models import Trade
+from executions.models import Order, Trade
 from executions.trading import rules
 from marketdata.models import Candle
 from strategies.models import Strategy
@@ -125,9 +127,19 @@ def positions_for_user(*, user) -> list[dict]:
 ORDER_STATUSES = {"open": Trade.Status.OPEN, "closed": Trade.Status.CLOSED}
 
 
+def _entry_order(field: str) -> Subquery:
+    entry = Order.objects.filter(trade=OuterRef("pk"), purpose=Order.Purpose.ENTRY)
+    return Subquery(entry.order_by("created_at").values(field)[:1])
+
+
 def orders_for_user(*, user, status: str = "", symbol: str = "") -> QuerySet[Trade]:
-    """The user's orders, newest first; `status` open|closed (anything else: all)."""
-    queryset = _with_strategy(Trade.objects.filter(subscription__user=user))
+    """The user's trades as orders, newest first; `status` open|closed (else: all). Each
+    carries `entry_filled` and `entry_status` (its entry order's; None for a trade
+    without order records), in the same query."""
+    queryset = _with_strategy(Trade.objects.filter(subscription__user=user)).annotate(
+        entry_filled=_entry_order("filled_quantity"),
+        entry_status=_entry_order("status"),
+    )
     if status.lower() in ORDER_STATUSES:
         queryset = queryset.filter(status=ORDER_STATUSES[status.lower()])
     if symbol:
@@ -149,11 +161,12 @@ def order_row(trade: Trade) -> dict:
         "side": trade.side,
         "amount": trade.quantity,
         "price": trade.entry_price,
-        "filled": trade.quantity,
+        "filled": trade.quantity if trade.entry_filled is None else trade.entry_filled,
         "status": trade.status,
+        "order_status": trade.entry_status,
         "created_at": trade.created_at,
         "updated_at": trade.closed_at or trade.created_at,
-        "fees": ZERO,
+        "fees": trade.fees,
         "exit_price": trade.exit_price,
         "exit_reason": trade.exit_reason or None,
         "pnl": trade.pnl,
@@ -235,9 +248,9 @@ def pnl_for_user(*, user, days: int) -> dict:
 def subscriptions_equity(*, subscriptions: list[StrategySubscription]) -> dict:
     """For each subscription (by id): its closed trades' P&L by UTC day (`equity_curve`:
     date, daily and cumulative P&L), their figures (`stats`) and its open positions.
-    Three queries for any number of subscriptions. Live trades pay no modelled fee yet:
-    gross and net P&L are equal and `total_fees` is 0 until the order records carry fees.
-    The drawdown is the largest fall of capital + cumulative P&L from a peak."""
+    Three queries for any number of subscriptions. A trade's PnL is net of its fees
+    (summed from its order fills): the net P&L is the curve's, the gross adds the fees
+    back. The drawdown is the largest fall of capital + cumulative net P&L from a peak."""
     ids = [subscription.id for subscription in subscriptions]
     days = defaultdict(list)
     rows = (
@@ -246,6 +259,7 @@ def subscriptions_equity(*, subscriptions: list[StrategySubscription]) -> dict:
         .values("subscription_id", "day")
         .annotate(
             day_pnl=Sum("pnl"),
+            day_fees=Sum("fees"),
             trades=Count("id"),
             wins=Count("id", filter=Q(pnl__gt=0)),
             losses=Count("id", filter=Q(pnl__lt=0)),
@@ -271,6 +285,7 @@ def subscriptions_equity(*, subscriptions: list[StrategySubscription]) -> dict:
             )
             equity.append((row["day"], subscription.capital + cumulative))
         drawdown = max_drawdown(equity)
+        fees = sum((row["day_fees"] for row in days[subscription.id]), ZERO)
         trades = sum(row["trades"] for row in days[subscription.id])
         wins = sum(row["wins"] for row in days[subscription.id])
         decided = wins + sum(row["losses"] for row in days[subscription.id])
@@ -278,9 +293,9 @@ def subscriptions_equity(*, subscriptions: list[StrategySubscription]) -> dict:
             "equity_curve": curve,
             "open_positions": open_counts.get(subscription.id, 0),
             "stats": {
-                "gross_pnl": cumulative,
+                "gross_pnl": cumulative + fees,
                 "net_pnl": cumulative,
-                "total_fees": ZERO,
+                "total_fees": fees,
                 "total_trades": trades,
                 "win_rate": percent(wins, decided),
                 "maxDD": drawdown.amount,  # as the SPA spells it (the renderer keeps it)

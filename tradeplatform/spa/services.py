@@ -7,10 +7,13 @@ from django.conf import settings
 from django.db import transaction
 
 from accounts.models import BrokerCredential
-from accounts.services import broker_credential_create, broker_credential_deactivate
+from accounts.services import (
+    broker_credential_check,
+    broker_credential_create,
+    broker_credential_deactivate,
+)
 from executions.models import Trade
 from executions.orders import orders_enqueue, trades_close_request
-from marketdata.exchanges import CredentialCheck, credential_check
 from tradeplatform.api import ApplicationError
 
 from .selectors import credential_newest_active, trade_current_price
@@ -45,17 +48,11 @@ def broker_keys_remove(*, user) -> int:
 
 
 def broker_connection_test(*, api_key: str, api_secret: str) -> None:
-    """Check a key pair before it is stored: the exchange must accept it for a balance
-    read. A paper account needs none. The keys come in the request: nothing stored is
-    decrypted, and no error message repeats them."""
+    """Check a key pair before it is stored, as storing it does (accounts services). A
+    paper account needs none. The keys come in the request: nothing stored is opened."""
     broker = spa_broker()
-    if broker == BrokerCredential.PAPER:
-        return
-    outcome = credential_check(exchange_id=broker, api_key=api_key, secret=api_secret)
-    if outcome is CredentialCheck.INVALID:
-        raise ApplicationError(f"{broker} refused the keys")
-    if outcome is CredentialCheck.UNAVAILABLE:
-        raise ApplicationError(f"{broker} could not be reached; try again", status_code=503)
+    if broker != BrokerCredential.PAPER:
+        broker_credential_check(broker_name=broker, api_key=api_key, api_secret=api_secret)
 
 
 def broker_balance(*, user) -> dict:

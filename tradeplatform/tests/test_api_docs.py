@@ -5,6 +5,8 @@ import pytest
 import yaml
 from django.core.management import call_command
 
+from executions.models import Trade
+
 pytestmark = pytest.mark.django_db
 
 
@@ -62,3 +64,53 @@ def test_docs_pages_use_local_assets_only(api_client, path, asset):
     assert asset in html
     assert "cdn." not in html
     assert "unpkg" not in html
+
+
+def _schema(api_client) -> dict:
+    response = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    return response.json()
+
+
+def test_the_schema_states_the_rules_the_serializers_enforce(api_client):
+    schema = _schema(api_client)
+    components = schema["components"]["schemas"]
+    subscribe = components["SubscribeInputRequest"]["properties"]
+    assert subscribe["capital"]["minimum"] == 0 and subscribe["capital"]["exclusiveMinimum"]
+    assert subscribe["riskPerTrade"]["minimum"] == 0
+    assert subscribe["riskPerTrade"]["exclusiveMinimum"] and subscribe["riskPerTrade"]["maximum"]
+    assert subscribe["maxDailyLoss"]["exclusiveMinimum"]
+    assert subscribe["slAtrMultiplier"]["exclusiveMinimum"]
+    assert (subscribe["leverage"]["minimum"], subscribe["leverage"]["maximum"]) == (1, 125)
+    assert all(field.get("description") for field in subscribe.values())
+    password = components["RegisterInputRequest"]["properties"]["password"]
+    assert password["minLength"] == 8 and "common" in password["description"]
+    backtest = components["BacktestInputRequest"]["properties"]
+    assert backtest["symbol"]["pattern"].startswith("^[A-Za-z0-9]")
+    # Every operation says what it does, and the upload's throttle is documented.
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("description"), f"{method} {path}"
+    upload = schema["paths"]["/api/strategy-upload/strategies"]["post"]
+    assert "429" in upload["responses"]
+    trades = schema["paths"]["/api/strategies/subscriptions/{subscription_pk}/trades"]["get"]
+    (status,) = [p for p in trades["parameters"] if p["name"] == "status"]
+    assert sorted(status["schema"]["enum"]) == sorted(Trade.Status.values)
+
+
+def test_try_it_out_starts_from_sensible_examples(api_client):
+    schema = _schema(api_client)
+    subscribe = schema["paths"]["/api/strategies/{strategy_pk}/subscribe"]["post"]
+    (example,) = subscribe["requestBody"]["content"]["application/json"]["examples"].values()
+    assert example["value"]["capital"] == 10000
+    assert example["value"]["riskPerTrade"] == 0.01
+    upload = schema["paths"]["/api/strategy-upload/strategies"]["post"]
+    (example,) = upload["requestBody"]["content"]["application/json"]["examples"].values()
+    assert "def generate_signal(candles, params)" in example["value"]["strategyCode"]
+    assert example["value"]["isPublic"] is False
+
+
+def test_the_docs_pages_forbid_outside_resources(api_client):
+    for path in ("/api/docs/", "/api/redoc/"):
+        response = api_client.get(path)
+        assert response["Content-Security-Policy"].startswith("default-src 'self'")
+        assert "fonts.googleapis" not in response.content.decode()

@@ -196,6 +196,7 @@ MATRIX = [
     ),
     ("strategy-backtest", "get", BACKTEST, None, OWNER_ONLY),
     ("strategy-backtest-trades", "get", BACKTEST + "/trades", None, OWNER_ONLY),
+    ("strategy-backtest-equity", "get", BACKTEST + "/equity.svg", None, OWNER_ONLY),
     (
         "strategy-subscribe",
         "post",

@@ -2,7 +2,6 @@
 closed to every origin but the configured ones."""
 
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -12,26 +11,9 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from accounts.crypto import keypair_generate
+from tradeplatform.tests.helpers import production_env
 
 BASE_DIR = Path(settings.BASE_DIR)
-
-
-def _production_env(**overrides) -> dict:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "BROKER_PUBLIC_KEY": keypair_generate()[1],
-        "JWT_SIGNING_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "api.example.com",
-        "CORS_ALLOWED_ORIGINS": "https://app.example.com",
-        "CSRF_TRUSTED_ORIGINS": "https://app.example.com",
-        "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/unused"),
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-    }
-    env.update(overrides)
-    return {key: value for key, value in env.items() if value is not None}
 
 
 def _manage(*args, env: dict) -> subprocess.CompletedProcess:
@@ -57,7 +39,7 @@ def _settings_values(env: dict, *names: str) -> dict:
 
 @pytest.mark.slow
 def test_check_deploy_is_clean_under_production_settings():
-    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=_production_env())
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
     assert result.returncode == 0, result.stdout + result.stderr
     # axes.W006 alone is silenced, with its reason, in settings.py.
     assert "System check identified no issues (1 silenced)." in result.stdout
@@ -67,7 +49,7 @@ def test_check_deploy_is_clean_under_production_settings():
 @pytest.mark.slow
 def test_production_settings_harden_cookies_and_headers():
     values = _settings_values(
-        _production_env(),
+        production_env(),
         "DEBUG",
         "SESSION_COOKIE_SECURE",
         "CSRF_COOKIE_SECURE",
@@ -92,7 +74,7 @@ def test_production_settings_harden_cookies_and_headers():
 @pytest.mark.slow
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "BROKER_PUBLIC_KEY", "JWT_SIGNING_KEY"])
 def test_production_refuses_to_start_without_a_secret(missing):
-    result = _manage("check", env=_production_env(**{missing: None}))
+    result = _manage("check", env=production_env(**{missing: None}))
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert f"{missing} must be set when DEBUG is off" in result.stderr
@@ -100,18 +82,18 @@ def test_production_refuses_to_start_without_a_secret(missing):
 
 @pytest.mark.slow
 def test_production_refuses_the_development_broker_keys():
-    public = _production_env(BROKER_PUBLIC_KEY=settings.DEV_BROKER_PUBLIC_KEY)
+    public = production_env(BROKER_PUBLIC_KEY=settings.DEV_BROKER_PUBLIC_KEY)
     result = _manage("check", env=public)
     assert "BROKER_PUBLIC_KEY is the development key" in result.stderr
     private = settings.DEV_BROKER_PRIVATE_KEY_FILE.read_text().strip()
-    result = _manage("check", env=_production_env(BROKER_PRIVATE_KEYS=private))
+    result = _manage("check", env=production_env(BROKER_PRIVATE_KEYS=private))
     assert "BROKER_PRIVATE_KEYS holds the development key" in result.stderr
 
 
 @pytest.mark.slow
 def test_check_deploy_refuses_a_short_jwt_signing_key():
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING", env=_production_env(JWT_SIGNING_KEY="short")
+        "check", "--deploy", "--fail-level", "WARNING", env=production_env(JWT_SIGNING_KEY="short")
     )
     assert result.returncode != 0
     assert "accounts.W001" in result.stderr
@@ -122,14 +104,14 @@ def test_check_deploy_refuses_a_short_jwt_signing_key():
 def test_secret_may_come_from_a_file(tmp_path):
     secret_file = tmp_path / "secret_key"
     secret_file.write_text(secrets.token_urlsafe(50) + "\n")
-    env = _production_env(SECRET_KEY=None, SECRET_KEY_FILE=str(secret_file))
+    env = production_env(SECRET_KEY=None, SECRET_KEY_FILE=str(secret_file))
     assert _manage("check", "--deploy", "--fail-level", "WARNING", env=env).returncode == 0
 
 
 def test_development_secrets_never_reach_production():
     # The running test settings are DEBUG ones; production keys come only from the
     # environment (the subprocess tests above), never from these defaults.
-    assert "dev-only" not in _production_env()["SECRET_KEY"]
+    assert "dev-only" not in production_env()["SECRET_KEY"]
 
 
 def _preflight(client, origin: str):

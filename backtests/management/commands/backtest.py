@@ -91,13 +91,9 @@ class Command(BaseCommand):
         backtest_run(backtest_id=backtest.id, progress=show)
         backtest.refresh_from_db()
         self.stdout.write("")
-        if backtest.missing_candles_count:
-            self.stdout.write(
-                f"{backtest.missing_candles_count} candle(s) missing in the period, "
-                f"first at {backtest.missing_candles[0]}"
-            )
-        if backtest.status != Backtest.Status.COMPLETED:
+        if backtest.status not in Backtest.DONE:
             raise CommandError(f"backtest {backtest.status}: {backtest.error_message}")
+        self.stdout.write(f"{backtest.status}: {backtest.message}")
         rows = metrics_rows(backtest.metrics)
         width = max(len(label) for label, _ in rows)
         for label, shown in rows:

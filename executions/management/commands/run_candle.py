@@ -4,6 +4,7 @@ from django.utils import timezone
 from executions.engine import candle_close_run
 from executions.management.arguments import aware_datetime
 from marketdata.candles import RESOLUTIONS, candle_close_floor, is_candle_aligned
+from tradeplatform.formatting import iso_utc
 
 
 class Command(BaseCommand):
@@ -25,7 +26,7 @@ class Command(BaseCommand):
             if not is_candle_aligned(candle_close, resolution):
                 raise CommandError(f"{close} is not a {resolution}-minute candle boundary")
         runs = candle_close_run(symbol=symbol, resolution=resolution, candle_close=candle_close)
-        self.stdout.write(f"{symbol.upper()}:{resolution} close {candle_close.isoformat()}")
+        self.stdout.write(f"{symbol.upper()}:{resolution} close {iso_utc(candle_close)}")
         if not runs:
             self.stdout.write("no strategy is registered on this candle")
         for code, execution in runs:

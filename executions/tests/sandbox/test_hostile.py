@@ -286,6 +286,29 @@ def test_read_the_project_tree_settings_and_database(backend):
     assert _holds(result) == []
 
 
+def test_only_the_standard_library_is_importable(backend):
+    result = run(
+        """
+        import os, sys
+        def generate_signal(candles, params):
+            got = []
+            for name in ("django", "pip", "setuptools", "psycopg", "redis", "celery"):
+                try:
+                    __import__(name)
+                    got.append(name)
+                except ImportError:
+                    pass
+            stdlib = os.path.dirname(os.__file__)
+            got += os.listdir(os.path.join(stdlib, "site-packages"))
+            import json, statistics, decimal, math  # noqa: F401 - the standard library works
+            return {"action": "HOLD", "got": got, "path": sys.path}
+        """,
+        backend,
+    )
+    assert _holds(result) == []
+    assert not any("site-packages" in path for path in result.signal["path"])
+
+
 def test_the_sandbox_runtime_is_readable_but_not_writable(backend):
     runtime = str(BASE_DIR / "executions" / "sandbox" / "indicators.py")
     result = run(

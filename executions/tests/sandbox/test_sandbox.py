@@ -16,15 +16,19 @@ from .conftest import CANDLES, LIMITS, SIMPLE, WARM_BACKENDS, run
 
 
 def _sandbox_processes() -> set[int]:
-    """Pids of every process running the sandbox runtime (warm servers included)."""
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    """Pids of the processes this test process started that run the sandbox runtime
+    (its warm servers and their children), found through /proc's children lists."""
+    pids: set[int] = set()
+    pending = [os.getpid()]
+    while pending:
+        pid = pending.pop()
         try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as handle:
+                    pending += [int(child) for child in handle.read().split()]
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
                 if RUNTIME_PATH.encode() in handle.read():
-                    pids.add(int(entry))
+                    pids.add(pid)
         except OSError:
             continue  # it ended while we looked
     return pids

@@ -16,13 +16,13 @@ from django_redis import get_redis_connection
 from kombu.exceptions import ContentDisallowed
 from kombu.serialization import dumps, loads
 
-from accounts.crypto import keypair_generate
 from executions import sandbox
 from executions.sandbox import _backends, _selftest, selftest
 from executions.tests.helpers import BUY_WITH_STOPS, CLOSE, make_candles, make_strategy
 from executions.worker_guard import confinement_check, confinement_reset, sandbox_targets
 from strategies.settings_cache import strategy_settings_get
 from tradeplatform.celery import app as celery_app
+from tradeplatform.tests.helpers import production_env
 
 from .conftest import BACKENDS, SIMPLE, run
 
@@ -136,13 +136,7 @@ def test_a_worker_without_landlock_refuses_strategies(machine_without, confineme
 
 
 def _settings_in_a_fresh_process(**environment) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "SECRET_KEY": "x" * 50,
-        "JWT_SIGNING_KEY": "y" * 50,
-        "BROKER_PUBLIC_KEY": keypair_generate()[1],
-        **environment,
-    }
+    env = production_env(**environment)
     code = "from django.conf import settings; print(settings.SANDBOX_BACKEND)"
     return subprocess.run(
         [sys.executable, "-c", code],

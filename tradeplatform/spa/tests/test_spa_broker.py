@@ -4,6 +4,7 @@ the balance the subscribe modal checks."""
 import pytest
 
 from accounts.models import BrokerCredential
+from accounts.services import broker_credential_open
 from accounts.tests.factories import BrokerCredentialFactory, UserFactory
 from marketdata.exchange_standin import CCXT_OPTIONS, StandInExchange
 from subscriptions.tests.factories import SubscriptionFactory
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 KEYS = {"apiKey": "spa-key-0123456789", "apiSecret": "spa-secret-never-shown-9876"}
 
 
-def test_connect_see_status_and_disconnect():
+def test_connect_see_status_and_disconnect(orders_worker_keys):
     me = UserFactory()
     spa = signed_in(me)
     assert spa.get("/api/broker/status").json() == {
@@ -31,8 +32,11 @@ def test_connect_see_status_and_disconnect():
     assert KEYS["apiKey"].encode() not in stored.content
     credential = BrokerCredential.objects.get(user=me)
     assert credential.broker_name == "paper"
-    assert credential.api_key_last4 == KEYS["apiKey"][-4:]  # sealed at rest, as every credential
+    # Sealed at rest, as every credential: only the orders worker's key opens it.
     assert KEYS["apiKey"] not in credential.api_key_sealed
+    assert KEYS["apiSecret"] not in credential.api_secret_sealed
+    assert broker_credential_open(credential=credential).api_key == KEYS["apiKey"]
+    assert credential.api_key_last4 == KEYS["apiKey"][-4:]
 
     status = spa.get("/api/broker/status").json()
     assert_shape(status, {"connected": bool, "brokerName": str, "connectedAt": str})
@@ -124,6 +128,6 @@ def test_the_connection_test_asks_the_exchange(exchange):
     assert accepted.status_code == 200, accepted.content
     refused = spa.post("/api/broker/test", {**KEYS, "apiKey": "wrong-key-0000"})
     assert refused.status_code == 400
-    assert refused.json()["error"] == "binanceusdm refused the keys"
+    assert refused.json()["error"] == "The exchange refused this API key and secret"
     assert KEYS["apiSecret"] not in refused.json()["error"]
     assert any(request["path"] == "/fapi/v3/account" for request in exchange.requests)

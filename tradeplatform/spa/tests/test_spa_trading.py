@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
-from executions.models import Trade
+from executions.models import Order, Trade
 from executions.tests.factories import TradeFactory
 from marketdata.tests.factories import CandleFactory
 from strategies.tests.factories import StrategyFactory
@@ -151,7 +151,7 @@ def test_bulk_stats_as_the_subscriptions_page_reads_them():
     me = UserFactory()
     first, second = SubscriptionFactory(user=me), SubscriptionFactory(user=me)
     day = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    _closed(first, "150", day)
+    _closed(first, "150", day, fees=Decimal("1.5"))
     _closed(first, "-50", day + timedelta(days=1))
     _closed(first, "-80", day + timedelta(days=1, hours=2))
     TradeFactory(subscription=first)  # open
@@ -169,6 +169,8 @@ def test_bulk_stats_as_the_subscriptions_page_reads_them():
     assert_shape(mine["stats"], STATS_SHAPE)
     assert_shape(mine["liveStats"], LIVE_STATS_SHAPE)
     assert mine["stats"]["netPnl"] == 20
+    assert mine["stats"]["totalFees"] == 1.5
+    assert mine["stats"]["grossPnl"] == 21.5
     assert mine["stats"]["totalTrades"] == 3
     assert mine["stats"]["winRate"] == 33.33
     assert mine["stats"]["maxDD"] == 130  # 10150 down to 10020
@@ -285,8 +287,10 @@ def test_current_positions(book):
     assert response.json()["summary"]["totalUnrealizedPnl"] == 10
 
 
-def test_orders(book):
+def test_orders_carry_what_the_order_records_say(book):
     me, _, long, _, closed = book
+    Trade.objects.filter(id=closed.id).update(fees=Decimal("0.5"))  # from its fills
+    long.orders.update(filled_quantity=Decimal("1.5"), status=Order.Status.PARTIALLY_FILLED)
     response = signed_in(me).get("/api/positions/orders")
     assert response.status_code == 200
     orders = response.json()["orders"]
@@ -299,6 +303,10 @@ def test_orders(book):
     assert by_id[str(closed.id)]["exitReason"] == "TAKE_PROFIT"
     assert by_id[str(long.id)]["status"] == "OPEN"
     assert by_id[str(long.id)]["pnl"] is None
+    assert by_id[str(closed.id)]["fees"] == 0.5
+    assert by_id[str(long.id)]["filled"] == 1.5
+    assert by_id[str(long.id)]["amount"] == 2
+    assert by_id[str(long.id)]["orderStatus"] == "PARTIALLY_FILLED"
     only_open = signed_in(me).get("/api/positions/orders?status=open").json()["orders"]
     assert {row["status"] for row in only_open} == {"OPEN"}
 
