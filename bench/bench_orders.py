@@ -2,7 +2,7 @@
 exchange, with latency, a rate limit and faults.
 
 Usage: python bench/bench_orders.py [--subscribers 1000] [--latency 0.05] [--rate 200]
-       [--threads 32] [--faults 20]
+       [--threads 32] [--workers 1] [--faults 20]
 
 The stand-in (``python -m marketdata.exchange_standin``, its own process) answers every
 request after `--latency` seconds and refuses more than 1.25 x `--rate` requests per
@@ -150,7 +150,9 @@ def seed(subscribers: int, url: str) -> tuple[list, dict]:
     return entry_ids, api_keys
 
 
-def start_worker(env: dict, *, url: str, rate: float, threads: int, log: Path) -> subprocess.Popen:
+def start_worker(
+    env: dict, *, url: str, rate: float, threads: int, log: Path, name: str
+) -> subprocess.Popen:
     from marketdata.exchange_standin import CCXT_OPTIONS
 
     worker_env = {
@@ -180,6 +182,8 @@ def start_worker(env: dict, *, url: str, rate: float, threads: int, log: Path) -
                 "WARNING",
                 "--without-gossip",
                 "--without-mingle",
+                "--hostname",
+                f"{name}@%h",
             ],
             cwd=ROOT,
             env=worker_env,
@@ -306,20 +310,22 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--rate", type=float, default=200.0, help="platform requests/s")
-    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=32, help="threads per worker")
+    parser.add_argument("--workers", type=int, default=1, help="orders worker processes")
     parser.add_argument("--faults", type=int, default=20, help="requests per fault kind")
     args = parser.parse_args()
     header("orders: entries through the orders worker to the stand-in exchange")
     print(
         f"subscribers: {args.subscribers}, latency {args.latency * 1000:.0f} ms, platform rate "
         f"{args.rate:.0f}/s (exchange refuses beyond {args.rate * 1.25:.0f}/s), "
-        f"{args.threads} worker threads, {args.faults} faults of each of {len(FAULTS) + 1} kinds"
+        f"{args.workers} orders worker(s) x {args.threads} threads, "
+        f"{args.faults} faults of each of {len(FAULTS) + 1} kinds"
     )
     with tempfile.TemporaryDirectory() as tmp, bench_database("orders") as env:
         standin, url = start_standin(
             Path(tmp) / "standin.jsonl", latency=args.latency, rate=args.rate * 1.25
         )
-        worker = None
+        workers = []
         try:
             entry_ids, api_keys = seed(args.subscribers, url)
             for kind in FAULTS:
@@ -339,8 +345,13 @@ def main() -> None:
                     "times": args.faults,
                 },
             )
-            log = Path(tmp) / "worker.log"
-            worker = start_worker(env, url=url, rate=args.rate, threads=args.threads, log=log)
+            logs = [Path(tmp) / f"worker{n}.log" for n in range(args.workers)]
+            workers = [
+                start_worker(
+                    env, url=url, rate=args.rate, threads=args.threads, log=log, name=f"orders{n}"
+                )
+                for n, log in enumerate(logs)
+            ]
             wait_until(worker_ready, timeout=120, what="the orders worker")
             from django.db import transaction
 
@@ -358,18 +369,21 @@ def main() -> None:
             time.sleep(1)
             control(url, "price", {"symbol": "BTCUSDT", "price": "42010"})
             wait_until(settled, timeout=300, what="the orders to settle", every=reconcile)
-            stop(worker)
-            worker = None
+            for worker in workers:
+                stop(worker)
+            workers = []
             duplicates, orphans, mismatches = compare(url, api_keys)
             print(f"sequential baseline: {sequential_baseline(url, args.subscribers):.1f} s")
             print(f"duplicate orders: {duplicates}")
             print(f"orphan positions: {orphans}")
             print(f"book vs exchange mismatches: {mismatches}")
-            errors = [line for line in log.read_text().splitlines() if "ERROR" in line]
+            errors = [
+                line for log in logs for line in log.read_text().splitlines() if "ERROR" in line
+            ]
             if errors:
                 print(f"worker errors: {len(errors)} (first: {errors[0][:200]})")
         finally:
-            if worker is not None:
+            for worker in workers:
                 stop(worker)
             stop(standin)
 

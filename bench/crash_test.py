@@ -240,6 +240,18 @@ class Workers:
             stop(process)
 
 
+def orders_settle(timeout: float) -> int:
+    """Wait until no order is left unfinished; answers how many are."""
+    from executions.models import Order
+
+    deadline = time.monotonic() + timeout
+    while True:
+        left = Order.objects.filter(status__in=Order.ACTIVE).count()
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
+
+
 # --------------------------------------------------------------------------- the play
 
 
@@ -361,6 +373,7 @@ INVARIANTS_SQL = {
     "counter mismatches": """
         SELECT COUNT(*) FROM subscriptions_strategysubscription s
         LEFT JOIN LATERAL (
+            -- A CANCELLED trade (its entry never filled) is no position taken.
             SELECT COUNT(*) FILTER (WHERE status <> 'CANCELLED') AS trades,
                    COUNT(*) FILTER (WHERE status = 'CLOSED' AND pnl > 0) AS wins,
                    COUNT(*) FILTER (WHERE status = 'CLOSED' AND pnl < 0) AS losses,
@@ -452,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             expected = play(args, strategies, workers, rng)
             unfinished = settle(len(expected), timeout=args.deadline * 3 + 120)
+            unfinished += orders_settle(timeout=120)
             seconds = time.monotonic() - started
         finally:
             workers.stop()

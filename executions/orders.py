@@ -144,7 +144,7 @@ def trades_close_request(
         Order.objects.filter(trade_id__in=unsent, status=Status.NEW).update(
             status=Status.CANCELLED, last_error=f"not sent: closed first ({reason})"
         )
-        _trades_cancel(trade_ids=unsent)
+        _trades_cancel(trade_ids=unsent, closed_at=closed_at)
     closing = [trade for trade in trades if trade.id in claimed - unsent]
     Trade.objects.filter(id__in=[t.id for t in closing], status=Trade.Status.OPEN).update(
         status=Trade.Status.CLOSING, exit_reason=reason, closed_at=closed_at or timezone.now()
@@ -172,15 +172,16 @@ def trades_close_request(
     return [order.id for order in orders]
 
 
-def _trades_cancel(*, trade_ids) -> None:
-    """Trades whose entry never filled: no position, and not counted as taken."""
+def _trades_cancel(*, trade_ids, closed_at=None) -> None:
+    """Trades whose entry never filled: no position, and not counted as taken; ended at
+    `closed_at` (the close that cancelled it, default now)."""
     cancelled = list(
         Trade.objects.filter(id__in=list(trade_ids))
         .exclude(status=Trade.Status.CANCELLED)
         .values_list("id", "subscription_id")
     )
     Trade.objects.filter(id__in=[trade_id for trade_id, _ in cancelled]).update(
-        status=Trade.Status.CANCELLED, closed_at=timezone.now()
+        status=Trade.Status.CANCELLED, closed_at=closed_at or timezone.now()
     )
     for _, subscription_id in cancelled:
         StrategySubscription.objects.filter(id=subscription_id).update(
@@ -296,6 +297,12 @@ def _send(order: Order) -> None:
                 _reject_unsent(order, reason)
                 return
         elif order.reduce_only and order.type == Order.Type.MARKET:
+            if Order.objects.filter(
+                trade=trade, purpose=Purpose.ENTRY, status__in=Order.ACTIVE
+            ).exists():
+                # The entry is still on its way: the exit waits for its fills.
+                _process_later(order, round_=0)
+                return
             protections_cancel(trade=trade, broker=broker)
             trade.refresh_from_db()
             remaining = trade_open_quantity(trade)
@@ -393,7 +400,7 @@ def _after_final(order: Order, *, filled: Decimal) -> None:
         # A refused exit: the trade stays open on the book (and watched); reconciliation
         # compares it with the exchange's position.
         Trade.objects.filter(id=order.trade_id, status=Trade.Status.CLOSING).update(
-            status=Trade.Status.OPEN
+            status=Trade.Status.OPEN, closed_at=None, exit_reason=""
         )
 
 
