@@ -151,9 +151,3 @@ def test_an_unsupported_broker_is_refused_with_the_supported_ones(auth_client):
     assert message.startswith("Unsupported broker: robinhood. Supported: paper (simulated")
     assert "binance" in message and "kraken" in message
     assert response.json()["details"]["brokerName"] == [message]
-
-
-def test_the_schema_lists_the_supported_brokers(api_client):
-    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
-    names = schema["components"]["schemas"]["BrokerNameEnum"]["enum"]
-    assert "paper" in names and "binance" in names and "robinhood" not in names
