@@ -1,16 +1,11 @@
 """The browsable API's upload form in a real browser (Debian's chromium): a person logs in,
 pastes a multi-line strategy into the code area and posts the form."""
 
-import pytest
-
 from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from strategies.models import Strategy
-from subscriptions.tests.test_admin_browser import CHROMIUM, CHROMIUM_ARGS
+from tradeplatform.tests.helpers import BROWSER_MARKS, browser_page
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing"),
-]
+pytestmark = BROWSER_MARKS
 
 SOURCE = (
     "def generate_signal(candles, params):\n"
@@ -34,23 +29,16 @@ def _upload(page, source: str, code: str) -> str:
 
 def test_a_pasted_multi_line_strategy_uploads_from_the_form(live_server, db):
     author = UserFactory(email="author@example.com")
-    sync_api = pytest.importorskip("playwright.sync_api")
     # The ORM stays outside Playwright's event loop: rows before it starts, checks after.
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(20_000)
-            page.goto(f"{live_server.url}/api-auth/login/?next=/api/strategy-upload/strategies")
-            page.fill("#id_username", author.email)
-            page.fill("#id_password", TEST_PASSWORD)
-            page.click("button[type=submit], input[type=submit]")
-            page.wait_for_url("**/api/strategy-upload/strategies")
-            refused = _upload(page, BROKEN, "from-the-browser")
-            kept = page.locator("textarea[name=strategy_code]").input_value()
-            answer = _upload(page, SOURCE, "from-the-browser")
-        finally:
-            browser.close()
+    with browser_page(viewport={"width": 1400, "height": 1000}) as page:
+        page.goto(f"{live_server.url}/api-auth/login/?next=/api/strategy-upload/strategies")
+        page.fill("#id_username", author.email)
+        page.fill("#id_password", TEST_PASSWORD)
+        page.click("button[type=submit], input[type=submit]")
+        page.wait_for_url("**/api/strategy-upload/strategies")
+        refused = _upload(page, BROKEN, "from-the-browser")
+        kept = page.locator("textarea[name=strategy_code]").input_value()
+        answer = _upload(page, SOURCE, "from-the-browser")
     assert "HTTP 400" in refused and "Syntax error on line 3" in refused
     assert kept == BROKEN  # the form kept what was typed
     assert "HTTP 201" in answer

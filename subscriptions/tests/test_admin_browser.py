@@ -6,7 +6,6 @@ import os
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -14,25 +13,9 @@ from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from executions.models import Trade
 from executions.tests.factories import TradeFactory
 from subscriptions.tests.factories import SubscriptionFactory
+from tradeplatform.tests.helpers import BROWSER_MARKS, browser_page
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (apt-get install chromium)"
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -55,24 +38,15 @@ def subscription(db):
 
 
 @pytest.fixture
-def browser_page():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # The rows are made before the browser starts (the fixtures above come first): under
-    # Playwright's event loop the ORM would refuse to run, or open a second connection.
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(20_000)
-            yield page
-        finally:
-            browser.close()
+def page():
+    # The rows are made before the browser starts (the fixtures above come first).
+    with browser_page() as page:
+        yield page
 
 
 def test_operator_sees_the_equity_chart_of_a_subscription(
-    live_server, operator, subscription, browser_page
+    live_server, operator, subscription, page
 ):
-    page = browser_page
     page.goto(f"{live_server.url}/admin/login/")
     page.fill("#id_username", operator.email)
     page.fill("#id_password", TEST_PASSWORD)

@@ -3,7 +3,10 @@
 import os
 import secrets
 import threading
+from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from django.db import connection
 
 from accounts.crypto import keypair_generate
@@ -66,3 +69,39 @@ def production_env(**overrides) -> dict:
     }
     env.update(overrides)
     return {key: value for key, value in env.items() if value is not None}
+
+
+# Debian's chromium, driven by Playwright (never `playwright install`); without the
+# background-networking flags it keeps trying hosts this machine cannot reach.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (apt-get install chromium)"
+    ),
+]
+
+
+@contextmanager
+def browser_page(*, viewport: dict | None = None, timeout_ms: int = 20_000):
+    """A page of a fresh headless chromium, closed at the end. Make the rows a test needs
+    before: under Playwright's event loop the ORM refuses to run."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=viewport) if viewport else browser.new_page()
+            page.set_default_timeout(timeout_ms)
+            yield page
+        finally:
+            browser.close()

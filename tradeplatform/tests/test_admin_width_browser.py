@@ -13,12 +13,9 @@ from backtests.tests.factories import BacktestFactory
 from executions.tests.factories import ExecutionFactory, TradeFactory
 from strategies.tests.factories import StrategyFactory
 from subscriptions.tests.factories import SubscriptionFactory
-from subscriptions.tests.test_admin_browser import CHROMIUM, CHROMIUM_ARGS
+from tradeplatform.tests.helpers import BROWSER_MARKS, browser_page
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing"),
-]
+pytestmark = BROWSER_MARKS
 
 LISTS = (
     "strategies/strategy",
@@ -53,20 +50,13 @@ def operator(db):
 
 @pytest.fixture
 def admin_page(live_server, operator):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(20_000)
-            page.goto(f"{live_server.url}/admin/login/")
-            page.fill("#id_username", operator.email)
-            page.fill("#id_password", TEST_PASSWORD)
-            page.click("input[type=submit]")
-            page.wait_for_url(f"{live_server.url}/admin/")
-            yield page
-        finally:
-            browser.close()
+    with browser_page(viewport={"width": 1400, "height": 900}) as page:
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", operator.email)
+        page.fill("#id_password", TEST_PASSWORD)
+        page.click("input[type=submit]")
+        page.wait_for_url(f"{live_server.url}/admin/")
+        yield page
 
 
 def test_admin_lists_fit_1400_pixels(live_server, admin_page):

@@ -5,41 +5,31 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from subscriptions.tests.test_admin_browser import CHROMIUM, CHROMIUM_ARGS
+from tradeplatform.tests.helpers import BROWSER_MARKS, browser_page
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
-def browser_page():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(30_000)
-            yield page
-        finally:
-            browser.close()
+def page():
+    with browser_page(timeout_ms=30_000) as page:
+        yield page
 
 
 @pytest.mark.parametrize(
     ("path", "rendered"),
     [("/api/docs/", ".swagger-ui .info .title"), ("/api/redoc/", "h1")],
 )
-def test_docs_render_from_our_host_only(live_server, db, browser_page, path, rendered):
+def test_docs_render_from_our_host_only(live_server, db, page, path, rendered):
     ours = urlsplit(live_server.url).netloc
     asked: list[str] = []
     failed: dict[str, str] = {}
-    browser_page.on("request", lambda request: asked.append(request.url))
-    browser_page.on("requestfailed", lambda request: failed.update({request.url: request.failure}))
-    browser_page.goto(f"{live_server.url}{path}")
-    browser_page.wait_for_selector(rendered)
-    assert "tradeplatform API" in browser_page.inner_text(rendered)
-    browser_page.wait_for_load_state("networkidle")
+    page.on("request", lambda request: asked.append(request.url))
+    page.on("requestfailed", lambda request: failed.update({request.url: request.failure}))
+    page.goto(f"{live_server.url}{path}")
+    page.wait_for_selector(rendered)
+    assert "tradeplatform API" in page.inner_text(rendered)
+    page.wait_for_load_state("networkidle")
     outside = [
         url
         for url in asked
