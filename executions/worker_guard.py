@@ -40,14 +40,11 @@ def sandbox_targets():
     tcp: list[tuple[str, int]] = []
     unix = [f"{POSTGRES_SOCKET_DIR}/.s.PGSQL.5432"]
     read = [Path(settings.BASE_DIR) / "manage.py", Path(__file__).resolve()]
-    if database["ENGINE"] == "django.db.backends.postgresql":
-        host, port = database.get("HOST") or "", int(database.get("PORT") or 5432)
-        if host.startswith("/"):
-            unix.append(f"{host}/.s.PGSQL.{port}")
-        else:
-            tcp.append((host or "127.0.0.1", port))
+    host, port = database.get("HOST") or "", int(database.get("PORT") or 5432)
+    if host.startswith("/"):
+        unix.append(f"{host}/.s.PGSQL.{port}")
     else:
-        read.append(Path(database["NAME"]))  # the SQLite file
+        tcp.append((host or "127.0.0.1", port))
     redis = urlsplit(settings.REDIS_URL)
     if redis.scheme == "unix":
         unix.append(redis.path)

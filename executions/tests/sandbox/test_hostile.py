@@ -255,7 +255,7 @@ def test_read_the_project_tree_settings_and_database(backend):
         str(BASE_DIR / "tradeplatform" / "settings.py"),
         str(BASE_DIR / "manage.py"),
         str(BASE_DIR / "executions" / "sandbox" / ".." / "models.py"),
-        str(BASE_DIR / "var" / "db.sqlite3"),
+        str(BASE_DIR / "var" / "services.env"),  # the embedded services' URLs
         str(SITE_PACKAGES / "django" / "__init__.py"),
         "/etc/passwd",
         "/etc/shadow",
