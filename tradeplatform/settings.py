@@ -1,7 +1,7 @@
 """Settings for tradeplatform: one module, read from the environment (django-environ).
 
 Every value has a development default, except the secrets: with ``DEBUG`` off the
-platform refuses to start without ``SECRET_KEY`` and ``FIELD_ENCRYPTION_KEYS``.
+platform refuses to start without ``SECRET_KEY`` and ``BROKER_PUBLIC_KEY``.
 A ``<NAME>_FILE`` variable (Docker secrets) is read in place of ``<NAME>``.
 
 While a development stack runs (`make run`: scripts/devstack.py), ``var/services.env``
