@@ -259,6 +259,9 @@ def _finish_unsent(order: Order, *, status: str, reason: str) -> bool:
 def _entry_refusal(order: Order, broker) -> str:
     """Round the entry's quantity down to the step; the reason it may not go out, or ''."""
     rules = broker.rules(order.symbol)
+    if not rules.contract and order.side == Trade.Side.SELL:
+        # A spot account cannot hold a short: the sell would sell the subscriber's own coins.
+        return "not sent: a short (SELL entry) cannot be opened on a spot market"
     order.quantity = rules.quantity_down(order.quantity)
     price = order.price or Decimal(0)
     notional = order.quantity * price

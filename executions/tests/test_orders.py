@@ -49,8 +49,16 @@ def run(django_capture_on_commit_callbacks):
     return process
 
 
-def live_trade(*, quantity="0.5", stop="41000", target="43000", side=Trade.Side.BUY, price="42000"):
-    credential = BrokerCredentialFactory(broker_name="binanceusdm", api_key=KEY, api_secret=SECRET)
+def live_trade(
+    *,
+    quantity="0.5",
+    stop="41000",
+    target="43000",
+    side=Trade.Side.BUY,
+    price="42000",
+    broker="binanceusdm",
+):
+    credential = BrokerCredentialFactory(broker_name=broker, api_key=KEY, api_secret=SECRET)
     subscription = SubscriptionFactory(broker_credential=credential, user=credential.user)
     trade = TradeFactory(
         subscription=subscription,
@@ -186,6 +194,17 @@ def test_exchange_rules_are_applied_before_sending(exchange, run):
     order = run(order.id)
     assert order.status == Status.REJECTED and "free balance" in order.last_error
     assert len(exchange.book.orders) == 1
+
+
+def test_a_short_on_a_spot_account_is_never_sent(exchange, run):
+    """A SELL entry on spot would sell the subscriber's own coins, not open a short."""
+    trade, entry = live_trade(side=Trade.Side.SELL, broker="binance")
+    entry = run(entry.id)
+    assert entry.status == Status.REJECTED and "spot market" in entry.last_error
+    trade.refresh_from_db()
+    assert trade.status == Trade.Status.CANCELLED
+    assert not exchange.book.orders
+    assert not [r for r in exchange.requests if r["path"].startswith("/api/v3/order")]
 
 
 def test_an_authentication_failure_stops_the_credential_and_pauses(exchange, run):
