@@ -1,10 +1,12 @@
 import functools
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import authenticate, password_validation, user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -12,7 +14,7 @@ from tradeplatform.api import ApplicationError
 
 from . import crypto
 from .lockout import lockout_message
-from .models import BrokerCredential, User
+from .models import BalanceSnapshot, BrokerCredential, User
 from .tokens import SessionToken
 
 
@@ -162,19 +164,30 @@ def broker_credential_create(
         if not (api_key and api_secret):
             message = "An API key and secret are required for an exchange"
             raise ApplicationError(message, details={"api_key": [message]})
-        broker_credential_check(broker_name=broker_name, api_key=api_key, api_secret=api_secret)
+        balance = broker_credential_check(
+            broker_name=broker_name, api_key=api_key, api_secret=api_secret
+        )
     credential = BrokerCredential(user=user, broker_name=broker_name)
     broker_credential_seal(credential=credential, api_key=api_key, api_secret=api_secret)
-    credential.save()
+    with transaction.atomic():
+        credential.save()
+        if broker_name != BrokerCredential.PAPER:
+            balance_snapshot_record(credential_id=credential.id, balance=balance)
     return credential
 
 
-def broker_credential_check(*, broker_name: str, api_key: str, api_secret: str) -> None:
+def broker_credential_check(*, broker_name: str, api_key: str, api_secret: str):
     """The exchange must accept the key pair for a balance read (400 when it refuses,
-    503 when it cannot be reached)."""
+    503 when it cannot be reached). Answers the account's `BALANCE_CURRENCY` balance
+    (a `marketdata.exchanges.AccountBalance`) that read returned."""
     from marketdata.exchanges import CredentialCheck, credential_check
 
-    outcome = credential_check(exchange_id=broker_name, api_key=api_key, secret=api_secret)
+    outcome, balance = credential_check(
+        exchange_id=broker_name,
+        api_key=api_key,
+        secret=api_secret,
+        currency=settings.BALANCE_CURRENCY,
+    )
     if outcome is CredentialCheck.INVALID:
         message = "The exchange refused this API key and secret"
         raise ApplicationError(message, details={"api_key": [message]})
@@ -183,6 +196,21 @@ def broker_credential_check(*, broker_name: str, api_key: str, api_secret: str) 
             "The exchange could not be reached to check this credential; try again",
             status_code=503,
         )
+    return balance
+
+
+def balance_snapshot_record(*, credential_id, balance) -> None:
+    """The credential's balance snapshot is now `balance` (an AccountBalance just read
+    from the exchange), taken now."""
+    BalanceSnapshot.objects.update_or_create(
+        credential_id=credential_id,
+        defaults={
+            "currency": balance.currency,
+            "free": balance.free,
+            "total": balance.total,
+            "taken_at": timezone.now(),
+        },
+    )
 
 
 @transaction.atomic

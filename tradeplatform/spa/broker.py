@@ -69,6 +69,14 @@ class StatusView(SpaView):
         )
 
 
+class BalanceInputSerializer(serializers.Serializer):
+    credential_id = serializers.UUIDField(required=False)
+
+
 class FuturesBalanceView(SpaView):
+    """`?credentialId=` (ours; the SPA sends none: the newest active credential)."""
+
     def get(self, request):
-        return Response(services.broker_balance(user=request.user))
+        data = BalanceInputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        return Response(services.broker_balance(user=request.user, **data.validated_data))

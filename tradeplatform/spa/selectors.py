@@ -41,11 +41,14 @@ def percent(part, whole) -> Decimal:
     return (Decimal(part) * 100 / Decimal(whole)).quantize(PERCENT_STEP)
 
 
-def credential_newest_active(*, user) -> BrokerCredential | None:
-    """The account the SPA shows: the user's newest active credential (nothing decrypted)."""
+def credential_newest_active(*, user, credential_id=None) -> BrokerCredential | None:
+    """The account the SPA shows: the user's newest active credential, or the one of
+    theirs `credential_id` names (nothing decrypted)."""
+    credentials = BrokerCredential.objects.filter(user=user, is_active=True)
+    if credential_id is not None:
+        credentials = credentials.filter(id=credential_id)
     return (
-        BrokerCredential.objects.filter(user=user, is_active=True)
-        .defer("api_key_sealed", "api_secret_sealed")
+        credentials.defer("api_key_sealed", "api_secret_sealed")
         .order_by("-created_at", "-id")
         .first()
     )
