@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.crypto import can_unseal
 from accounts.models import BalanceSnapshot, BrokerCredential
 from accounts.services import balance_snapshot_record
 
@@ -118,20 +119,27 @@ def balance_refresh(*, credential_id) -> str:
     snapshot = BalanceSnapshot.objects.filter(credential=credential).first()
     if snapshot and snapshot.refresh_requested_at and not _refresh_pending(snapshot):
         return "answered already"
+    if not can_unseal():  # a misrouted task (or an eager one in the web process)
+        logger.error("balance_refresh ran without the broker private key: orders worker only")
+        return _refresh_failed(credential, "the orders worker is not available")
     try:
         balance = get_broker(credential).balance(settings.BALANCE_CURRENCY)
     except BrokerError as exc:
         logger.warning("balance of credential %s not read: %s", credential.id, exc)
         if isinstance(exc, BrokerAuthFailed):
             credential_auth_failed(credential=credential, reason=str(exc))
-        BalanceSnapshot.objects.update_or_create(
-            credential=credential,
-            defaults={
-                "currency": settings.BALANCE_CURRENCY,
-                "failed_at": timezone.now(),
-                "failure": _FAILURES.get(type(exc), _FAILURES[BrokerError]),
-            },
-        )
-        return "failed"
+        return _refresh_failed(credential, _FAILURES.get(type(exc), _FAILURES[BrokerError]))
     balance_snapshot_record(credential_id=credential.id, balance=balance)
     return "read"
+
+
+def _refresh_failed(credential: BrokerCredential, failure: str) -> str:
+    BalanceSnapshot.objects.update_or_create(
+        credential=credential,
+        defaults={
+            "currency": settings.BALANCE_CURRENCY,
+            "failed_at": timezone.now(),
+            "failure": failure,
+        },
+    )
+    return "failed"

@@ -70,7 +70,9 @@ class StatusView(SpaView):
 
 
 class BalanceInputSerializer(serializers.Serializer):
-    credential_id = serializers.UUIDField(required=False)
+    """The query, named as sent (query strings are not underscored)."""
+
+    credentialId = serializers.UUIDField(required=False)
 
 
 class FuturesBalanceView(SpaView):
@@ -79,4 +81,5 @@ class FuturesBalanceView(SpaView):
     def get(self, request):
         data = BalanceInputSerializer(data=request.query_params)
         data.is_valid(raise_exception=True)
-        return Response(services.broker_balance(user=request.user, **data.validated_data))
+        credential_id = data.validated_data.get("credentialId")
+        return Response(services.broker_balance(user=request.user, credential_id=credential_id))
