@@ -37,12 +37,7 @@ def user_register(*, email: str, password: str, name: str = "") -> User:
     email = User.objects.normalize_email(email).lower()
     if User.objects.filter(email=email).exists():
         raise ApplicationError("User already exists", status_code=409)
-    try:
-        password_validation.validate_password(password, User(email=email))
-    except DjangoValidationError as exc:
-        raise ApplicationError(
-            "Password is too weak", details={"password": list(exc.messages)}
-        ) from exc
+    password_check(password=password, user=User(email=email))
     try:
         with transaction.atomic():
             return User.objects.create_user(email=email, password=password, first_name=name.strip())
@@ -239,6 +234,41 @@ def session_token_revoke(*, token: str) -> None:
         SessionToken(token).blacklist()
     except TokenError:
         return
+
+
+def password_check(*, password: str, user: User, field: str = "password") -> None:
+    """Django's password validators, as a 400 naming `field`."""
+    try:
+        password_validation.validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise ApplicationError("Password is too weak", details={field: list(exc.messages)}) from exc
+
+
+@transaction.atomic
+def user_password_change(
+    *, user: User, current_password: str, new_password: str, keep_token: str = ""
+) -> None:
+    """Set a new password, given the current one, and end every other session: each
+    refresh and session token of the user is revoked but `keep_token` (the caller's)."""
+    if not user.check_password(current_password):
+        message = "Current password is incorrect"
+        raise ApplicationError(message, details={"current_password": [message]})
+    password_check(password=new_password, user=user, field="new_password")
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    keep_jti = ""
+    if keep_token:
+        try:
+            keep_jti = SessionToken(keep_token)["jti"]
+        except TokenError:
+            keep_jti = ""
+    others = OutstandingToken.objects.filter(user=user).exclude(jti=keep_jti)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in others.filter(blacklistedtoken=None)],
+        ignore_conflicts=True,
+    )
 
 
 def user_rename(*, user: User, name: str) -> User:
