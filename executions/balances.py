@@ -11,8 +11,8 @@ and total `BALANCE_CURRENCY` and when the exchange reported them. Two writers:
 `balance_snapshot` (the web's read) answers the snapshot as it is while it is younger
 than `BALANCE_MAX_AGE_SECONDS`. Older, it asks the orders worker for a refresh — at most
 one per credential per `BALANCE_REFRESH_INTERVAL_SECONDS` whoever asks, so no user can
-make the platform hammer an exchange — and polls the row up to `BALANCE_WAIT_SECONDS`
-for the answer. Then it answers the newest snapshot, which carries its time (an old one
+make the platform hammer an exchange — and polls the row for the answer until
+`BALANCE_WAIT_SECONDS` after the ask. Then it answers the newest snapshot, which carries its time (an old one
 when the exchange or the worker did not answer), or raises `BalanceUnavailable` when the
 account has never been read.
 """
@@ -88,7 +88,11 @@ def balance_snapshot(*, credential: BrokerCredential) -> BalanceSnapshot:
         balance_refresh_task.delay(str(credential.id))
     snapshot = BalanceSnapshot.objects.get(credential=credential)
     seen = (snapshot.taken_at, snapshot.failed_at)
-    deadline = time.monotonic() + settings.BALANCE_WAIT_SECONDS
+    # Up to BALANCE_WAIT_SECONDS after the ask, whoever made it: a look while a refresh
+    # is in flight waits for it too, one after an ask nobody answered (the worker down)
+    # does not wait again.
+    waited = (timezone.now() - (snapshot.refresh_requested_at or now)).total_seconds()
+    deadline = time.monotonic() + settings.BALANCE_WAIT_SECONDS - waited
     while _refresh_pending(snapshot) and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
         snapshot.refresh_from_db()
