@@ -12,9 +12,9 @@ and total `BALANCE_CURRENCY` and when the exchange reported them. Two writers:
 than `BALANCE_MAX_AGE_SECONDS`. Older, it asks the orders worker for a refresh — at most
 one per credential per `BALANCE_REFRESH_INTERVAL_SECONDS` whoever asks, so no user can
 make the platform hammer an exchange — and polls the row for the answer until
-`BALANCE_WAIT_SECONDS` after the ask. Then it answers the newest snapshot, which carries its time (an old one
-when the exchange or the worker did not answer), or raises `BalanceUnavailable` when the
-account has never been read.
+`BALANCE_WAIT_SECONDS` after the ask. Then it answers the newest snapshot, which carries
+its time (an old one when the exchange or the worker did not answer), or raises
+`BalanceUnavailable` when the account has never been read.
 """
 
 import logging
