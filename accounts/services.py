@@ -145,8 +145,9 @@ def broker_credential_create(
     *, user: User, broker_name: str, api_key: str = "", api_secret: str = ""
 ) -> BrokerCredential:
     """Check an exchange credential with one signed read-only call (its balance) while its
-    plaintext is still in this request, then store it sealed. The web process never opens
-    a stored credential: the check uses what the user has just sent."""
+    plaintext is still in this request, then store it sealed, with the balance that call
+    read as its first balance snapshot (executions.balances). The web process never
+    opens a stored credential: the check uses what the user has just sent."""
     broker_name = broker_name.strip().lower()
     if broker_name not in supported_brokers():
         exchanges = sorted(supported_brokers() - {BrokerCredential.PAPER})
