@@ -74,3 +74,27 @@ class BrokerCredential(models.Model):
 def sealed_context(credential_id, field: str) -> str:
     """What a sealed half of a credential is bound to: its row and its field."""
     return f"broker-credential:{credential_id}:{field}"
+
+
+class BalanceSnapshot(models.Model):
+    """The newest balance read of a credential's exchange account (executions.balances):
+    written by the credential check when the credential is created (the web process, with
+    the plaintext of that request) and by the orders worker's refreshes. Never a key."""
+
+    credential = models.OneToOneField(
+        BrokerCredential, primary_key=True, on_delete=models.CASCADE, related_name="balance"
+    )
+    currency = models.CharField(max_length=20)
+    # None: the exchange did not report the figure (it holds none of the currency).
+    free = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
+    total = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
+    # When the exchange answered these figures (None: never read yet).
+    taken_at = models.DateTimeField(null=True, blank=True)
+    # The last refresh asked of the orders worker (one per BALANCE_REFRESH_INTERVAL_SECONDS).
+    refresh_requested_at = models.DateTimeField(null=True, blank=True)
+    # The last refresh that got no balance, and why (safe to show: never a key).
+    failed_at = models.DateTimeField(null=True, blank=True)
+    failure = models.CharField(max_length=300, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.credential_id} {self.free} {self.currency} @ {self.taken_at}"

@@ -1,10 +1,12 @@
 import functools
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import authenticate, password_validation, user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -12,7 +14,7 @@ from tradeplatform.api import ApplicationError
 
 from . import crypto
 from .lockout import lockout_message
-from .models import BrokerCredential, User
+from .models import BalanceSnapshot, BrokerCredential, User
 from .tokens import SessionToken
 
 
@@ -35,12 +37,7 @@ def user_register(*, email: str, password: str, name: str = "") -> User:
     email = User.objects.normalize_email(email).lower()
     if User.objects.filter(email=email).exists():
         raise ApplicationError("User already exists", status_code=409)
-    try:
-        password_validation.validate_password(password, User(email=email))
-    except DjangoValidationError as exc:
-        raise ApplicationError(
-            "Password is too weak", details={"password": list(exc.messages)}
-        ) from exc
+    password_check(password=password, user=User(email=email))
     try:
         with transaction.atomic():
             return User.objects.create_user(email=email, password=password, first_name=name.strip())
@@ -148,8 +145,9 @@ def broker_credential_create(
     *, user: User, broker_name: str, api_key: str = "", api_secret: str = ""
 ) -> BrokerCredential:
     """Check an exchange credential with one signed read-only call (its balance) while its
-    plaintext is still in this request, then store it sealed. The web process never opens
-    a stored credential: the check uses what the user has just sent."""
+    plaintext is still in this request, then store it sealed, with the balance that call
+    read as its first balance snapshot (executions.balances). The web process never
+    opens a stored credential: the check uses what the user has just sent."""
     broker_name = broker_name.strip().lower()
     if broker_name not in supported_brokers():
         exchanges = sorted(supported_brokers() - {BrokerCredential.PAPER})
@@ -162,19 +160,30 @@ def broker_credential_create(
         if not (api_key and api_secret):
             message = "An API key and secret are required for an exchange"
             raise ApplicationError(message, details={"api_key": [message]})
-        broker_credential_check(broker_name=broker_name, api_key=api_key, api_secret=api_secret)
+        balance = broker_credential_check(
+            broker_name=broker_name, api_key=api_key, api_secret=api_secret
+        )
     credential = BrokerCredential(user=user, broker_name=broker_name)
     broker_credential_seal(credential=credential, api_key=api_key, api_secret=api_secret)
-    credential.save()
+    with transaction.atomic():
+        credential.save()
+        if broker_name != BrokerCredential.PAPER:
+            balance_snapshot_record(credential_id=credential.id, balance=balance)
     return credential
 
 
-def broker_credential_check(*, broker_name: str, api_key: str, api_secret: str) -> None:
+def broker_credential_check(*, broker_name: str, api_key: str, api_secret: str):
     """The exchange must accept the key pair for a balance read (400 when it refuses,
-    503 when it cannot be reached)."""
+    503 when it cannot be reached). Answers the account's `BALANCE_CURRENCY` balance
+    (a `marketdata.exchanges.AccountBalance`) that read returned."""
     from marketdata.exchanges import CredentialCheck, credential_check
 
-    outcome = credential_check(exchange_id=broker_name, api_key=api_key, secret=api_secret)
+    outcome, balance = credential_check(
+        exchange_id=broker_name,
+        api_key=api_key,
+        secret=api_secret,
+        currency=settings.BALANCE_CURRENCY,
+    )
     if outcome is CredentialCheck.INVALID:
         message = "The exchange refused this API key and secret"
         raise ApplicationError(message, details={"api_key": [message]})
@@ -183,6 +192,21 @@ def broker_credential_check(*, broker_name: str, api_key: str, api_secret: str) 
             "The exchange could not be reached to check this credential; try again",
             status_code=503,
         )
+    return balance
+
+
+def balance_snapshot_record(*, credential_id, balance) -> None:
+    """The credential's balance snapshot is now `balance` (an AccountBalance just read
+    from the exchange), taken now."""
+    BalanceSnapshot.objects.update_or_create(
+        credential_id=credential_id,
+        defaults={
+            "currency": balance.currency,
+            "free": balance.free,
+            "total": balance.total,
+            "taken_at": timezone.now(),
+        },
+    )
 
 
 @transaction.atomic
@@ -211,6 +235,41 @@ def session_token_revoke(*, token: str) -> None:
         SessionToken(token).blacklist()
     except TokenError:
         return
+
+
+def password_check(*, password: str, user: User, field: str = "password") -> None:
+    """Django's password validators, as a 400 naming `field`."""
+    try:
+        password_validation.validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise ApplicationError("Password is too weak", details={field: list(exc.messages)}) from exc
+
+
+@transaction.atomic
+def user_password_change(
+    *, user: User, current_password: str, new_password: str, keep_token: str = ""
+) -> None:
+    """Set a new password, given the current one, and end every other session: each
+    refresh and session token of the user is revoked but `keep_token` (the caller's)."""
+    if not user.check_password(current_password):
+        message = "Current password is incorrect"
+        raise ApplicationError(message, details={"current_password": [message]})
+    password_check(password=new_password, user=user, field="new_password")
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    keep_jti = ""
+    if keep_token:
+        try:
+            keep_jti = SessionToken(keep_token)["jti"]
+        except TokenError:
+            keep_jti = ""
+    others = OutstandingToken.objects.filter(user=user).exclude(jti=keep_jti)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in others.filter(blacklistedtoken=None)],
+        ignore_conflicts=True,
+    )
 
 
 def user_rename(*, user: User, name: str) -> User:

@@ -31,13 +31,16 @@ from django.conf import settings
 from accounts.services import broker_credential_open
 from marketdata.exchanges import (
     PAPER,
+    AccountBalance,
     ExchangeConfigError,
+    account_balance,
     ccxt_exchange,
     exchange_ids,
     market_symbol,
     public_exchange,
     scrub,
 )
+from marketdata.exchanges import decimal_or_none as _decimal
 
 from .ratelimit import rate_limit_wait
 from .trading.enums import Side
@@ -212,13 +215,6 @@ class PaperBroker(_EntryOrderInline):
         return {}
 
 
-def _decimal(value) -> Decimal | None:
-    if value is None:
-        return None
-    number = Decimal(str(value))
-    return number if number.is_finite() else None
-
-
 _CCXT_STATUS = {"open": SUBMITTED, "closed": FILLED, "canceled": CANCELLED}
 
 
@@ -314,8 +310,11 @@ class CcxtBroker(_EntryOrderInline):
         )
 
     def free_balance(self, currency: str) -> Decimal | None:
-        balance = self._call("the balance", "fetch_balance")
-        return _decimal((balance.get(currency) or {}).get("free"))
+        return self.balance(currency).free
+
+    def balance(self, currency: str) -> AccountBalance:
+        """The account's free and total `currency` (executions.balances snapshots it)."""
+        return account_balance(self._call("the balance", "fetch_balance"), currency)
 
     def _params(self, request: OrderRequest) -> dict:
         params = {"clientOrderId": request.client_order_id}

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django_redis.exceptions import ConnectionInterrupted
 from redis.exceptions import RedisError
 
+from executions.balances import balance_refresh as balance_refresh_service
 from executions.engine import candle_close_fan_out, execution_run
 from executions.models import Order
 from executions.orders import credential_reconcile as credential_reconcile_service
@@ -90,3 +91,9 @@ def orders_reconcile() -> int:
 @shared_task(name="executions.credential_reconcile")
 def credential_reconcile(credential_id: str) -> int:
     return len(credential_reconcile_service(credential_id=credential_id))
+
+
+@shared_task(name="executions.balance_refresh")
+def balance_refresh(credential_id: str) -> str:
+    """Read one exchange credential's balance into its snapshot (executions.balances)."""
+    return balance_refresh_service(credential_id=credential_id)

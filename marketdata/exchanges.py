@@ -15,6 +15,8 @@ import logging
 import re
 import threading
 import time
+from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -125,21 +127,52 @@ class CredentialCheck(enum.Enum):
     UNAVAILABLE = "unavailable"  # no answer to judge by (network, exchange down)
 
 
-def credential_check(*, exchange_id: str, api_key: str, secret: str) -> CredentialCheck:
+@dataclass(frozen=True)
+class AccountBalance:
+    """An account's balance in one currency as the exchange reported it (None: the
+    exchange did not report that figure)."""
+
+    currency: str
+    free: Decimal | None
+    total: Decimal | None
+
+
+def decimal_or_none(value) -> Decimal | None:
+    """An exchange's number (str, int or float) as a Decimal; None when absent or not finite."""
+    if value is None:
+        return None
+    number = Decimal(str(value))
+    return number if number.is_finite() else None
+
+
+def account_balance(answer: dict, currency: str) -> AccountBalance:
+    """`currency`'s free and total amounts out of a ccxt `fetch_balance` answer."""
+    row = answer.get(currency) or {}
+    return AccountBalance(
+        currency=currency,
+        free=decimal_or_none(row.get("free")),
+        total=decimal_or_none(row.get("total")),
+    )
+
+
+def credential_check(
+    *, exchange_id: str, api_key: str, secret: str, currency: str
+) -> tuple[CredentialCheck, AccountBalance | None]:
     """One signed read-only call (the balance) with a key pair: does the exchange accept
-    it? Nothing of the answer is kept or logged but its error class."""
+    it? Answers with the account's `currency` balance when it does; nothing else of the
+    answer is kept, and nothing of it is logged but its error class."""
     import ccxt
 
     try:
         exchange = ccxt_exchange(exchange_id, api_key=api_key, secret=secret)
         exchange.set_markets(public_exchange(exchange_id).load_markets())
-        exchange.fetch_balance()
+        answer = exchange.fetch_balance()
     except (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended):
-        return CredentialCheck.INVALID
+        return CredentialCheck.INVALID, None
     except (ccxt.BaseError, ExchangeConfigError) as exc:
         logger.warning("credential check on %s got no answer: %s", exchange_id, type(exc).__name__)
-        return CredentialCheck.UNAVAILABLE
-    return CredentialCheck.VALID
+        return CredentialCheck.UNAVAILABLE, None
+    return CredentialCheck.VALID, account_balance(answer, currency)
 
 
 _SIGNATURE = re.compile(r"(signature=)[0-9a-fA-F]+")

@@ -363,6 +363,7 @@ CELERY_TASK_ROUTES = {
     "executions.order_sync": {"queue": "orders"},
     "executions.credential_reconcile": {"queue": "orders"},
     "executions.orders_reconcile": {"queue": "orders"},
+    "executions.balance_refresh": {"queue": "orders"},
 }
 BACKTEST_TIME_LIMIT = env.int("BACKTEST_TIME_LIMIT", default=1800)
 BACKTEST_MAX_CANDLES = env.int("BACKTEST_MAX_CANDLES", default=200_000)
@@ -393,6 +394,14 @@ ORDERS_LOOKUP_ROUNDS = env.int("ORDERS_LOOKUP_ROUNDS", default=5)
 ORDERS_NOT_FOUND_CONFIRMATIONS = env.int("ORDERS_NOT_FOUND_CONFIRMATIONS", default=3)
 ORDERS_STALE_NEW_SECONDS = env.int("ORDERS_STALE_NEW_SECONDS", default=120)
 PAPER_FEE_RATE = Decimal(env.str("PAPER_FEE_RATE", default="0"))
+# Exchange account balances (executions.balances): the currency shown (the settle/quote
+# currency of the markets traded); a snapshot younger than the max age is answered as it
+# is; an older one asks the orders worker for a refresh, at most one per credential per
+# interval, and the request waits up to BALANCE_WAIT_SECONDS for it.
+BALANCE_CURRENCY = env.str("BALANCE_CURRENCY", default="USDT")
+BALANCE_MAX_AGE_SECONDS = env.int("BALANCE_MAX_AGE_SECONDS", default=60)
+BALANCE_REFRESH_INTERVAL_SECONDS = env.int("BALANCE_REFRESH_INTERVAL_SECONDS", default=30)
+BALANCE_WAIT_SECONDS = env.float("BALANCE_WAIT_SECONDS", default=3.0)
 
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

@@ -7,6 +7,7 @@ SPA's whole session, with no refresh token (the SPA never refreshes)."""
 from rest_framework import serializers, status
 from rest_framework.authentication import get_authorization_header
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from accounts import services
 from accounts.serializers import CredentialsInputSerializer, UserSerializer
@@ -42,6 +43,11 @@ def _signed_in(user, status_code=status.HTTP_200_OK) -> Response:
     return Response(body, status=status_code)
 
 
+def _bearer_token(request) -> str:
+    scheme, _, token = get_authorization_header(request).decode("latin-1").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
 class SpaAuthView(AuthView):
     schema = None
 
@@ -68,9 +74,9 @@ class LogoutView(SpaAuthView):
     throttle_classes: list = []
 
     def post(self, request):
-        scheme, _, token = get_authorization_header(request).decode("latin-1").partition(" ")
-        if scheme.lower() == "bearer" and token:
-            services.session_token_revoke(token=token.strip())
+        token = _bearer_token(request)
+        if token:
+            services.session_token_revoke(token=token)
         return Response({"message": "Logged out"})
 
 
@@ -112,3 +118,25 @@ class ProfileView(SpaView):
         data.is_valid(raise_exception=True)
         user = services.user_rename(user=request.user, **data.validated_data)
         return Response({"success": True, "user": ProfileSerializer(user).data})
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    current_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class PasswordChangeView(SpaView):
+    """PUT /api/user/change-password {currentPassword, newPassword}: the profile page's
+    form. Throttled as sign-in is (a current password is being guessed otherwise); every
+    other session of the user ends, this one stays."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    def put(self, request):
+        data = PasswordChangeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.user_password_change(
+            user=request.user, keep_token=_bearer_token(request), **data.validated_data
+        )
+        return Response({"success": True, "message": "Password changed"})

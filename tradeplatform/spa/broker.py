@@ -69,6 +69,17 @@ class StatusView(SpaView):
         )
 
 
+class BalanceInputSerializer(serializers.Serializer):
+    """The query, named as sent (query strings are not underscored)."""
+
+    credentialId = serializers.UUIDField(required=False)
+
+
 class FuturesBalanceView(SpaView):
+    """`?credentialId=` (ours; the SPA sends none: the newest active credential)."""
+
     def get(self, request):
-        return Response(services.broker_balance(user=request.user))
+        data = BalanceInputSerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        credential_id = data.validated_data.get("credentialId")
+        return Response(services.broker_balance(user=request.user, credential_id=credential_id))

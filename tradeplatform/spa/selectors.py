@@ -4,11 +4,9 @@ Every read is scoped to its user and takes a fixed number of queries, however ma
 Percentages (win rates, ROI, P&L %) are rounded once, here, to 2 places; money keeps the
 precision of its column (PnL: `rules.pnl`, 8 places).
 
-Orders: the SPA's order history is a row per trade (its entry, and its exit once closed,
-with the trade's OPEN/CLOSED status its page filters on), carrying what the order records
-(`executions.Order`) say of it: its fees (the trade's, summed from its fills), the entry
-order's filled quantity and status. `orders_for_user` and `order_row` are the only
-places that know it.
+Orders: the SPA's order history is the order records (`executions.Order`), a row per
+exchange action (ENTRY, STOP_LOSS, TAKE_PROFIT, EXIT) with its status, fills and fee;
+`orders_for_user` and `order_row` are the only places that shape them.
 """
 
 from collections import defaultdict
@@ -23,6 +21,7 @@ from accounts.models import BrokerCredential
 from backtests.metrics import max_drawdown
 from backtests.models import Backtest, BacktestTrade
 from executions.models import Order, Trade
+from executions.selectors import orders_of_user
 from executions.trading import rules
 from marketdata.models import Candle
 from strategies.models import Strategy
@@ -41,11 +40,14 @@ def percent(part, whole) -> Decimal:
     return (Decimal(part) * 100 / Decimal(whole)).quantize(PERCENT_STEP)
 
 
-def credential_newest_active(*, user) -> BrokerCredential | None:
-    """The account the SPA shows: the user's newest active credential (nothing decrypted)."""
+def credential_newest_active(*, user, credential_id=None) -> BrokerCredential | None:
+    """The account the SPA shows: the user's newest active credential, or the one of
+    theirs `credential_id` names (nothing decrypted)."""
+    credentials = BrokerCredential.objects.filter(user=user, is_active=True)
+    if credential_id is not None:
+        credentials = credentials.filter(id=credential_id)
     return (
-        BrokerCredential.objects.filter(user=user, is_active=True)
-        .defer("api_key_sealed", "api_secret_sealed")
+        credentials.defer("api_key_sealed", "api_secret_sealed")
         .order_by("-created_at", "-id")
         .first()
     )
@@ -124,54 +126,77 @@ def positions_for_user(*, user) -> list[dict]:
     return [position_row(trade, now=now) for trade in trades]
 
 
-ORDER_STATUSES = {"open": Trade.Status.OPEN, "closed": Trade.Status.CLOSED}
+# The SPA's order tabs: OPEN while the exchange may still act on the order, CLOSED once
+# it is final (its `orderStatus` says how).
+ORDER_STATUSES = {"open": Order.ACTIVE, "closed": Order.FINAL}
 
 
-def _entry_order(field: str) -> Subquery:
-    entry = Order.objects.filter(trade=OuterRef("pk"), purpose=Order.Purpose.ENTRY)
-    return Subquery(entry.order_by("created_at").values(field)[:1])
+def _closing_order() -> Subquery:
+    """The order that closed its trade: the last to fill of its non-entry orders."""
+    return Subquery(
+        Order.objects.filter(trade=OuterRef("trade"), filled_quantity__gt=0)
+        .exclude(purpose=Order.Purpose.ENTRY)
+        .order_by("-filled_at", "-updated_at", "-id")
+        .values("id")[:1]
+    )
 
 
-def orders_for_user(*, user, status: str = "", symbol: str = "") -> QuerySet[Trade]:
-    """The user's trades as orders, newest first; `status` open|closed (else: all). Each
-    carries `entry_filled` and `entry_status` (its entry order's; None for a trade
-    without order records), in the same query."""
-    queryset = _with_strategy(Trade.objects.filter(subscription__user=user)).annotate(
-        entry_filled=_entry_order("filled_quantity"),
-        entry_status=_entry_order("status"),
+def orders_for_user(*, user, status: str = "", symbol: str = "") -> QuerySet[Order]:
+    """The user's order records (`executions.Order`: a row per exchange action of their
+    trades), newest first; `status` open|closed (else: all). Each carries
+    `closing_order_id` (its trade's closing order), in the same query."""
+    queryset = (
+        orders_of_user(user=user)
+        .select_related("trade__subscription__strategy")
+        .defer("trade__subscription__strategy__strategy_code")
+        .annotate(closing_order_id=_closing_order())
     )
     if status.lower() in ORDER_STATUSES:
-        queryset = queryset.filter(status=ORDER_STATUSES[status.lower()])
+        queryset = queryset.filter(status__in=ORDER_STATUSES[status.lower()])
     if symbol:
         queryset = queryset.filter(symbol=symbol.replace("/", "").upper())
     return queryset.order_by("-created_at", "-id")
 
 
-def order_row(trade: Trade) -> dict:
+def order_row(order: Order) -> dict:
+    """An order record as the SPA's order row. `price`: the average fill price once it
+    has fills, else the platform's price or the trigger. The trade's exit price, reason
+    and PnL are on the order that closed it (once per trade: they sum)."""
+    trade = order.trade
     strategy = trade.subscription.strategy
+    closed_it = trade.status == Trade.Status.CLOSED and order.id == order.closing_order_id
     return {
-        "id": trade.id,
+        "id": order.id,
+        "trade_id": trade.id,
         "deployment_id": trade.subscription_id,
         "subscription_id": trade.subscription_id,
         "strategy_id": strategy.id,
         "strategy_name": strategy.name,
         "strategy_code": strategy.code,
-        "instrument": trade.symbol,
-        "type": "MARKET",
-        "side": trade.side,
-        "amount": trade.quantity,
-        "price": trade.entry_price,
-        "filled": trade.quantity if trade.entry_filled is None else trade.entry_filled,
-        "status": trade.status,
-        "order_status": trade.entry_status,
-        "created_at": trade.created_at,
-        "updated_at": trade.closed_at or trade.created_at,
-        "fees": trade.fees,
-        "exit_price": trade.exit_price,
-        "exit_reason": trade.exit_reason or None,
-        "pnl": trade.pnl,
+        "instrument": order.symbol,
+        "purpose": order.purpose,
+        "type": order.type,
+        "side": order.side,
+        "reduce_only": order.reduce_only,
+        "amount": order.quantity,
+        "price": order.average_price or order.price or order.trigger_price,
+        "average_price": order.average_price,
+        "trigger_price": order.trigger_price,
+        "filled": order.filled_quantity,
+        "status": "OPEN" if order.status in Order.ACTIVE else "CLOSED",
+        "order_status": order.status,
+        "last_error": order.last_error or None,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "filled_at": order.filled_at,
+        "fees": order.fee,
+        "exit_price": trade.exit_price if closed_it else None,
+        "exit_reason": (trade.exit_reason or None) if closed_it else None,
+        "pnl": trade.pnl if closed_it else None,
         "pnl_percentage": (
-            None if trade.pnl is None else percent(trade.pnl, trade.quantity * trade.entry_price)
+            percent(trade.pnl, trade.quantity * trade.entry_price)
+            if closed_it and trade.pnl is not None
+            else None
         ),
     }
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import BrokerCredential
 from accounts.services import (
@@ -12,6 +13,7 @@ from accounts.services import (
     broker_credential_create,
     broker_credential_deactivate,
 )
+from executions.balances import BalanceUnavailable, balance_snapshot, snapshot_stale
 from executions.models import Trade
 from executions.orders import orders_enqueue, trades_close_request
 from tradeplatform.api import ApplicationError
@@ -55,29 +57,45 @@ def broker_connection_test(*, api_key: str, api_secret: str) -> None:
         broker_credential_check(broker_name=broker, api_key=api_key, api_secret=api_secret)
 
 
-def broker_balance(*, user) -> dict:
-    """The available balance of the user's newest active account. A paper account has
-    `SPA_PAPER_BALANCE` USDT. An exchange account's balance needs its keys, which only
-    the orders worker may decrypt: the web process answers 503 for it."""
-    credential = credential_newest_active(user=user)
+def _balance_answer(*, currency: str, free: Decimal, total: Decimal, as_of, stale: bool) -> dict:
+    locked = max(total - free, Decimal(0))
+    return {
+        "total_available": free,
+        "usdt_available": free if currency == "USDT" else Decimal(0),
+        "inr_available": free if currency == "INR" else Decimal(0),
+        "wallets": [{"currency": currency, "available": free, "locked": locked, "total": total}],
+        "currency": currency,
+        "as_of": as_of,
+        "stale": stale,
+    }
+
+
+def broker_balance(*, user, credential_id=None) -> dict:
+    """The available balance of one of the user's active accounts (the newest unless
+    `credential_id` names one). A paper account has `SPA_PAPER_BALANCE` USDT. An exchange
+    account's is its balance snapshot (executions.balances: the web opens no key), with
+    its time, `stale` when no fresher one could be read; 503 when it was never read."""
+    credential = credential_newest_active(user=user, credential_id=credential_id)
     if credential is None:
         raise ApplicationError(NO_CREDENTIAL, status_code=404)
-    if credential.broker_name != BrokerCredential.PAPER:
-        raise ApplicationError(
-            f"The balance of a {credential.broker_name} account is not available here: "
-            "only the orders worker reads exchange accounts",
-            status_code=503,
+    now = timezone.now()
+    if credential.broker_name == BrokerCredential.PAPER:
+        available = Decimal(settings.SPA_PAPER_BALANCE)
+        return _balance_answer(
+            currency="USDT", free=available, total=available, as_of=now, stale=False
         )
-    available = Decimal(settings.SPA_PAPER_BALANCE)
-    return {
-        "total_available": available,
-        "usdt_available": available,
-        "inr_available": Decimal(0),
-        "wallets": [
-            {"currency": "USDT", "available": available, "locked": Decimal(0), "total": available}
-        ],
-        "currency": "USDT",
-    }
+    try:
+        snapshot = balance_snapshot(credential=credential)
+    except BalanceUnavailable as exc:
+        raise ApplicationError(str(exc), status_code=503) from exc
+    free = snapshot.free or Decimal(0)
+    return _balance_answer(
+        currency=snapshot.currency,
+        free=free,
+        total=free if snapshot.total is None else snapshot.total,
+        as_of=snapshot.taken_at,
+        stale=snapshot_stale(snapshot, now=now),
+    )
 
 
 @transaction.atomic

@@ -91,7 +91,8 @@ class CurrentPositionsView(SpaView):
 
 
 class OrdersView(SpaView, generics.GenericAPIView):
-    """`?status=all|open|closed&symbol=&page=&limit=`, newest first."""
+    """The caller's order records, newest first: `?status=all|open|closed` (open: the
+    exchange may still act on it; closed: final), `&symbol=&page=&limit=`."""
 
     envelope_key = "orders"
 
@@ -102,7 +103,7 @@ class OrdersView(SpaView, generics.GenericAPIView):
             symbol=request.query_params.get("symbol", ""),
         )
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response([selectors.order_row(trade) for trade in page])
+        return self.get_paginated_response([selectors.order_row(order) for order in page])
 
 
 class PnlInputSerializer(serializers.Serializer):

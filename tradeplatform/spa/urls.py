@@ -15,6 +15,11 @@ urlpatterns = [
     re_path(r"^api/user/logout/?$", auth.LogoutView.as_view(), name="spa-logout"),
     re_path(r"^api/user/me/?$", auth.MeView.as_view(), name="spa-me"),
     re_path(r"^api/user/profile/?$", auth.ProfileView.as_view(), name="spa-profile"),
+    re_path(
+        r"^api/user/change-password/?$",
+        auth.PasswordChangeView.as_view(),
+        name="spa-change-password",
+    ),
     re_path(r"^api/marketplace/?$", catalogue.CatalogueView.as_view(), name="spa-marketplace"),
     re_path(
         rf"^api/marketplace/{UUID}/?$",

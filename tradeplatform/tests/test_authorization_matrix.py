@@ -133,6 +133,10 @@ def _rename(world, actor):
     return {"name": "Renamed"}
 
 
+def _password(world, actor):
+    return {"currentPassword": TEST_PASSWORD, "newPassword": "An0ther-Passphrase-2026"}
+
+
 def _keys(world, actor):
     return {"apiKey": f"key-of-{actor}", "apiSecret": f"secret-of-{actor}"}
 
@@ -230,6 +234,7 @@ MATRIX = [
     ("spa-me", "get", "/api/user/me", None, SIGNED_IN),
     ("spa-profile", "get", "/api/user/profile", None, SIGNED_IN),
     ("spa-profile", "put", "/api/user/profile", _rename, SIGNED_IN),
+    ("spa-change-password", "put", "/api/user/change-password", _password, SIGNED_IN),
     ("spa-marketplace", "get", "/api/marketplace", None, PUBLIC),
     ("spa-marketplace-detail", "get", "/api/marketplace/{public_strategy}", None, PUBLIC),
     (

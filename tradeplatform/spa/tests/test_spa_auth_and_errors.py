@@ -4,7 +4,7 @@ wording it shows people."""
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import TEST_PASSWORD, UserFactory
 from accounts.tokens import SessionToken
 from strategies.tests.factories import StrategyFactory
 
@@ -175,3 +175,33 @@ def test_a_user_without_a_name_completes_the_profile():
     short = spa.put("/api/user/profile", {"name": "G"})
     assert short.status_code == 400
     assert short.json()["error"] == "name must have at least 2 characters"
+
+
+def test_the_profile_page_changes_the_password_and_ends_the_other_sessions():
+    me = UserFactory()
+    elsewhere = signed_in(me)  # another browser
+    spa = signed_in(me)
+    new = "An0ther-Passphrase-2026"
+    # settings/profile/page.tsx: PUT {currentPassword, newPassword}
+    wrong = spa.put("/api/user/change-password", {"currentPassword": "not-it", "newPassword": new})
+    assert wrong.status_code == 400
+    assert wrong.json()["error"] == "Current password is incorrect"
+    weak = spa.put(
+        "/api/user/change-password", {"currentPassword": TEST_PASSWORD, "newPassword": "12345678"}
+    )
+    assert weak.status_code == 400
+    assert weak.json()["error"] == "Password is too weak"
+    assert weak.json()["details"]["newPassword"]
+    changed = spa.put(
+        "/api/user/change-password", {"currentPassword": TEST_PASSWORD, "newPassword": new}
+    )
+    assert changed.status_code == 200
+    assert changed.json() == {"success": True, "message": "Password changed"}
+    assert spa.get("/api/user/me").status_code == 200  # this session stays
+    ended = elsewhere.get("/api/user/me")
+    assert ended.status_code == 401
+    assert ended.json() == {"error": "Your session has expired, please sign in again"}
+    old = SpaClient().post("/api/user/login", {"email": me.email, "password": TEST_PASSWORD})
+    assert old.status_code == 401
+    fresh = SpaClient().post("/api/user/login", {"email": me.email, "password": new})
+    assert fresh.status_code == 200

@@ -94,7 +94,7 @@ def test_the_balance_of_a_paper_account(settings):
     assert body["currency"] == "USDT"
 
 
-def test_no_balance_without_a_credential_and_none_read_from_an_exchange_here():
+def test_no_balance_without_a_credential_and_no_key_opened_here():
     me = UserFactory()
     spa = signed_in(me)
     missing = spa.get("/api/broker/futures-balance")
@@ -102,8 +102,11 @@ def test_no_balance_without_a_credential_and_none_read_from_an_exchange_here():
     assert missing.json()["error"].startswith("No active broker credentials found")
     BrokerCredentialFactory(user=me, broker_name="binance")
     exchange = spa.get("/api/broker/futures-balance")
-    assert exchange.status_code == 503
-    assert "only the orders worker" in exchange.json()["error"]
+    assert exchange.status_code == 503  # never read, and only the orders worker may read it
+    assert exchange.json()["error"] == (
+        "The balance of this binance account has not been read yet "
+        "(the orders worker is not available); try again in a moment"
+    )
 
 
 def test_keys_go_to_the_configured_broker(exchange):

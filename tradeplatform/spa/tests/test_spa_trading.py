@@ -287,28 +287,122 @@ def test_current_positions(book):
     assert response.json()["summary"]["totalUnrealizedPnl"] == 10
 
 
-def test_orders_carry_what_the_order_records_say(book):
-    me, _, long, _, closed = book
-    Trade.objects.filter(id=closed.id).update(fees=Decimal("0.5"))  # from its fills
-    long.orders.update(filled_quantity=Decimal("1.5"), status=Order.Status.PARTIALLY_FILLED)
+def _closing_orders(trade: Trade) -> dict:
+    """What the orders worker leaves of a trade closed at its take-profit: the target
+    filled (with its fee), the stop cancelled."""
+    common = {
+        "trade": trade,
+        "credential_id": trade.subscription.broker_credential_id,
+        "symbol": trade.symbol,
+        "side": Trade.Side.SELL,
+        "quantity": trade.quantity,
+        "reduce_only": True,
+    }
+    stop = Order.objects.create(
+        **common,
+        purpose=Order.Purpose.STOP_LOSS,
+        type=Order.Type.STOP_MARKET,
+        trigger_price=trade.stop_loss,
+        status=Order.Status.CANCELLED,
+    )
+    target = Order.objects.create(
+        **common,
+        purpose=Order.Purpose.TAKE_PROFIT,
+        type=Order.Type.TAKE_PROFIT_MARKET,
+        trigger_price=Decimal("110"),
+        status=Order.Status.FILLED,
+        filled_quantity=trade.quantity,
+        average_price=Decimal("101"),
+        fee=Decimal("0.5"),
+        filled_at=timezone.now(),
+    )
+    return {"stop": stop, "target": target}
+
+
+ORDER_ROW_SHAPE = {
+    **ORDER_SHAPE,
+    "tradeId": str,
+    "subscriptionId": str,
+    "strategyId": str,
+    "purpose": str,
+    "orderStatus": str,
+    "reduceOnly": bool,
+    "averagePrice": (NUMBER, None),
+    "triggerPrice": (NUMBER, None),
+    "filledAt": (str, None),
+    "lastError": (str, None),
+    "pnlPercentage": (NUMBER, None),
+}
+
+
+def test_orders_are_the_order_records(book):
+    """A row per exchange action (ENTRY, STOP_LOSS, TAKE_PROFIT, EXIT), with its own
+    status, fills, average price, fee and times; the trade's PnL on the order that
+    closed it."""
+    me, _, long, _short, closed = book
+    closing = _closing_orders(closed)
+    long.orders.update(
+        filled_quantity=Decimal("1.5"),
+        status=Order.Status.PARTIALLY_FILLED,
+        average_price=Decimal("100.2"),
+        fee=Decimal("0.3"),
+    )
+    TradeFactory()  # someone else's trade and order
     response = signed_in(me).get("/api/positions/orders")
     assert response.status_code == 200
     orders = response.json()["orders"]
-    assert len(orders) == 3
     for row in orders:
-        assert_shape(row, ORDER_SHAPE)
+        assert_shape(row, ORDER_ROW_SHAPE)
+    mine = Order.objects.filter(trade__subscription__user=me)
+    assert [row["id"] for row in orders] == [
+        str(order.id) for order in mine.order_by("-created_at", "-id")
+    ]
+    assert len(orders) == 5  # three entries, the closed trade's stop and target
     by_id = {row["id"]: row for row in orders}
-    assert by_id[str(closed.id)]["status"] == "CLOSED"
-    assert by_id[str(closed.id)]["pnl"] == 12.5
-    assert by_id[str(closed.id)]["exitReason"] == "TAKE_PROFIT"
-    assert by_id[str(long.id)]["status"] == "OPEN"
-    assert by_id[str(long.id)]["pnl"] is None
-    assert by_id[str(closed.id)]["fees"] == 0.5
-    assert by_id[str(long.id)]["filled"] == 1.5
-    assert by_id[str(long.id)]["amount"] == 2
-    assert by_id[str(long.id)]["orderStatus"] == "PARTIALLY_FILLED"
-    only_open = signed_in(me).get("/api/positions/orders?status=open").json()["orders"]
-    assert {row["status"] for row in only_open} == {"OPEN"}
+
+    entry = by_id[str(long.orders.get().id)]
+    assert (entry["purpose"], entry["type"], entry["side"]) == ("ENTRY", "MARKET", "BUY")
+    assert (entry["status"], entry["orderStatus"]) == ("OPEN", "PARTIALLY_FILLED")
+    assert (entry["amount"], entry["filled"], entry["fees"]) == (2, 1.5, 0.3)
+    assert entry["price"] == 100.2 and entry["averagePrice"] == 100.2
+    assert entry["tradeId"] == str(long.id) and entry["pnl"] is None
+    assert entry["exitPrice"] is None and entry["reduceOnly"] is False
+
+    target = by_id[str(closing["target"].id)]
+    assert (target["purpose"], target["type"]) == ("TAKE_PROFIT", "TAKE_PROFIT_MARKET")
+    assert (target["status"], target["orderStatus"]) == ("CLOSED", "FILLED")
+    assert target["price"] == 101 and target["triggerPrice"] == 110
+    assert target["fees"] == 0.5 and target["reduceOnly"] is True
+    assert target["filledAt"] is not None
+    assert (target["pnl"], target["exitPrice"], target["exitReason"]) == (12.5, 101, "TAKE_PROFIT")
+    assert target["pnlPercentage"] == 12.5  # 12.5 on 1 x 100
+
+    stop = by_id[str(closing["stop"].id)]
+    assert (stop["status"], stop["orderStatus"], stop["filled"]) == ("CLOSED", "CANCELLED", 0)
+    assert stop["price"] == 95 and stop["averagePrice"] is None  # its trigger
+    assert stop["pnl"] is None and stop["exitReason"] is None
+    # The trade's PnL is on one row: the rows sum to the closed trades' PnL.
+    assert sum(row["pnl"] or 0 for row in orders) == 12.5
+
+    closed_entry = by_id[str(closed.orders.get(purpose=Order.Purpose.ENTRY).id)]
+    assert closed_entry["status"] == "CLOSED" and closed_entry["pnl"] is None
+
+
+def test_orders_filters_the_spa_sends(book):
+    me, _, long, _short, closed = book
+    _closing_orders(closed)
+    long.orders.update(status=Order.Status.SUBMITTED, filled_quantity=0)
+    TradeFactory(subscription=SubscriptionFactory(user=me), symbol="ETHUSDT")
+    spa = signed_in(me)
+    only_open = spa.get("/api/positions/orders?status=open").json()["orders"]
+    assert [row["id"] for row in only_open] == [str(long.orders.get().id)]
+    only_closed = spa.get("/api/positions/orders?status=closed").json()["orders"]
+    assert len(only_closed) == 5 and {row["status"] for row in only_closed} == {"CLOSED"}
+    assert len(spa.get("/api/positions/orders?status=all").json()["orders"]) == 6
+    eth = spa.get("/api/positions/orders?symbol=ETH/USDT").json()["orders"]
+    assert [row["instrument"] for row in eth] == ["ETHUSDT"]
+    page = spa.get("/api/positions/orders?page=2&limit=4").json()
+    assert len(page["orders"]) == 2 and page["pagination"]["total"] == 6
 
 
 def test_pnl(book):
