@@ -18,6 +18,7 @@ from executions.tests.helpers import (
     EXIT,
     HOLD,
     PERIOD,
+    RESOLUTION,
     SELL_WITH_STOPS,
     SYMBOL,
     make_candles,
@@ -145,7 +146,7 @@ def test_a_risk_sized_stop_out_stores_the_pnl_of_the_quantity_a_person_reads(run
     run_close(strategy_id=strategy.id, candle_close=CLOSE)
     Candle.objects.create(
         symbol=SYMBOL,
-        resolution=PERIOD.seconds // 60,
+        resolution=RESOLUTION,
         open_time=CLOSE,
         open=D("90000"),
         high=D("90000"),
