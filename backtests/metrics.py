@@ -33,10 +33,10 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from itertools import pairwise
 
+from executions.trading.rules import MONEY_STEP
 from tradeplatform.formatting import iso_utc, money_text, percent_text
 
 ZERO = Decimal(0)
-MONEY_STEP = Decimal("1e-8")
 PCT_STEP = Decimal("1e-4")
 MINUTES_PER_YEAR = 365 * 24 * 60
 

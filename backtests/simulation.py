@@ -85,7 +85,7 @@ class SimulatedTrade:
 
 
 def _money(value: Decimal) -> Decimal:
-    return value.quantize(rules.PNL_STEP, rounding=ROUND_HALF_EVEN)
+    return value.quantize(rules.MONEY_STEP, rounding=ROUND_HALF_EVEN)
 
 
 @dataclass

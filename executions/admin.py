@@ -36,27 +36,6 @@ TRADE_FIELDS = [
     "closed_at",
 ]
 
-ORDER_FIELDS = [
-    "purpose",
-    "side",
-    "type",
-    "reduce_only",
-    "quantity",
-    "price",
-    "trigger_price",
-    "status",
-    "filled_quantity",
-    "average_price",
-    "fee",
-    "exchange_order_id",
-    "client_order_id",
-    "attempts",
-    "last_error",
-    "created_at",
-    "submitted_at",
-    "filled_at",
-]
-
 
 class TradeInline(admin.TabularInline):
     """The trades an execution opened: a record, not something to edit."""
@@ -190,8 +169,8 @@ class OrderInline(admin.TabularInline):
 
     model = Order
     fk_name = "trade"
-    fields = ORDER_FIELDS
-    readonly_fields = ORDER_FIELDS
+    fields = Order.RECORD_FIELDS
+    readonly_fields = Order.RECORD_FIELDS
     extra = 0
     can_delete = False
 
@@ -300,6 +279,6 @@ class OrderAdmin(ReadOnlyAdmin):
         "last_error",
     ]
     list_select_related = ["credential"]
-    fields = ["id", "trade", "execution", "credential", *ORDER_FIELDS, "updated_at"]
+    fields = ["id", "trade", "execution", "credential", *Order.RECORD_FIELDS, "updated_at"]
     readonly_fields = fields
     date_hierarchy = "created_at"

@@ -4,9 +4,8 @@ from django.db import models
 
 from marketdata.candles import RESOLUTION_CHOICES
 from marketdata.models import PRICE
-from strategies.enums import ExecutionStatus
+from strategies.enums import ExecutionStatus, TradeStatus
 from strategies.models import Strategy
-from subscriptions.enums import TradeStatus
 from subscriptions.models import StrategySubscription
 from tradeplatform.formatting import amount_text
 
@@ -148,6 +147,28 @@ class Order(models.Model):
 
     ACTIVE = (Status.NEW, Status.SUBMITTED, Status.PARTIALLY_FILLED)
     FINAL = (Status.FILLED, Status.CANCELLED, Status.REJECTED, Status.EXPIRED)
+    # What an order records of its life, in reading order: the API (OrderSerializer) and
+    # the admin show these, each with the identifying columns its page needs around them.
+    RECORD_FIELDS = (
+        "purpose",
+        "side",
+        "type",
+        "reduce_only",
+        "quantity",
+        "price",
+        "trigger_price",
+        "status",
+        "filled_quantity",
+        "average_price",
+        "fee",
+        "exchange_order_id",
+        "client_order_id",
+        "attempts",
+        "last_error",
+        "created_at",
+        "submitted_at",
+        "filled_at",
+    )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     trade = models.ForeignKey(Trade, on_delete=models.CASCADE, related_name="orders")

@@ -104,28 +104,5 @@ class OrderSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Order
-        fields = [
-            "id",
-            "trade_id",
-            "purpose",
-            "symbol",
-            "side",
-            "type",
-            "reduce_only",
-            "quantity",
-            "price",
-            "trigger_price",
-            "status",
-            "filled_quantity",
-            "average_price",
-            "fee",
-            "exchange_order_id",
-            "client_order_id",
-            "attempts",
-            "last_error",
-            "created_at",
-            "submitted_at",
-            "updated_at",
-            "filled_at",
-        ]
+        fields = ["id", "trade_id", "symbol", *Order.RECORD_FIELDS, "updated_at"]
         read_only_fields = fields

@@ -1,8 +1,8 @@
 """What became of one run of a strategy at a candle close, and the state of a position.
 The run (StrategyExecution) and the position (Trade) belong to the executions app; their
 statuses are defined here, one floor lower, so the strategies admin can show a strategy's
-last runs, and the strategies' rules can count its open trades, without importing upward
-(`subscriptions.enums` hands TradeStatus on to the floor above)."""
+last runs, and the strategies' rules can count its open trades, without importing upward;
+the floors above (subscriptions, executions) import them from here."""
 
 from django.db.models import TextChoices
 

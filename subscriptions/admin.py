@@ -2,7 +2,7 @@
 
 The equity curve reads the subscription's closed trades through the reverse relation
 `StrategySubscription.trades` (declared by the executions app; their status is
-`subscriptions.enums.TradeStatus`): this module never imports a downstream app."""
+`strategies.enums.TradeStatus`): this module never imports a downstream app."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -15,13 +15,13 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from strategies.enums import TradeStatus
 from tradeplatform.admin_actions import service_action
 from tradeplatform.api import ApplicationError
 from tradeplatform.formatting import amount_text, money_text, percent_text
 from tradeplatform.svg import line_chart
 
 from . import services
-from .enums import TradeStatus
 from .models import StrategySubscription
 from .risk import RISK_FIELDS
 from .serializers import RiskSettingsSerializer

@@ -3,7 +3,8 @@
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from .enums import TradeStatus
+from strategies.enums import TradeStatus
+
 from .models import StrategySubscription
 
 NOT_FOUND = "Subscription not found"

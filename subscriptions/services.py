@@ -15,12 +15,12 @@ from django.utils import timezone
 from accounts.models import BrokerCredential
 from accounts.services import user_quota_check
 from accounts.signals import positions_flatten_requested
+from strategies.enums import TradeStatus
 from strategies.locks import strategy_lock
 from strategies.selectors import strategy_get_for_subscription
 from strategies.services import strategy_subscriber_added, strategy_subscriber_removed
 from tradeplatform.api import ApplicationError
 
-from .enums import TradeStatus
 from .models import StrategySubscription
 from .risk import (
     DEFAULT_LEVERAGE,

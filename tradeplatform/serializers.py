@@ -6,11 +6,9 @@ from django.core.validators import MinValueValidator
 from django.utils.deconstruct import deconstructible
 from rest_framework import serializers
 
+from executions.trading import rules
+from tradeplatform.formatting import CENT
 from tradeplatform.renderers import camel_key
-
-# The steps numbers are sent at (README, "Numbers and times").
-MONEY_STEP = "0.01"
-QUANTITY_STEP = "0.00000001"
 
 # What a browsable-API form posts beside the fields (Django's CSRF token, DRF's overrides).
 _FORM_KEYS = frozenset({"csrfmiddlewaretoken"})
@@ -59,8 +57,8 @@ class RoundedDecimalField(serializers.DecimalField):
     """A read-only Decimal sent rounded to `step` (half to even): the figure a person reads,
     without the storage's rounding noise (`125.00000002`, `0.012500000000`)."""
 
-    def __init__(self, *, step: str, **kwargs):
-        self.step = Decimal(step)
+    def __init__(self, *, step: Decimal, **kwargs):
+        self.step = step
         places = max(0, -self.step.as_tuple().exponent)
         kwargs.setdefault("max_digits", 30)
         super().__init__(decimal_places=places, read_only=True, **kwargs)
@@ -72,10 +70,12 @@ class RoundedDecimalField(serializers.DecimalField):
 
 
 def money_field(**kwargs) -> RoundedDecimalField:
-    """Money (PnL, fees, equity) on the wire: to the cent, 0.01."""
-    return RoundedDecimalField(step=MONEY_STEP, **kwargs)
+    """Money (PnL, fees, equity) on the wire: to the cent, 0.01 (README, "Numbers and
+    times")."""
+    return RoundedDecimalField(step=CENT, **kwargs)
 
 
 def quantity_field(**kwargs) -> RoundedDecimalField:
-    """A quantity on the wire: 8 decimals (stored with 12 by the sizing)."""
-    return RoundedDecimalField(step=QUANTITY_STEP, **kwargs)
+    """A quantity on the wire: to the sizing's step, 8 decimals (a fill an exchange reports
+    finer is rounded to it)."""
+    return RoundedDecimalField(step=rules.QUANTITY_STEP, **kwargs)

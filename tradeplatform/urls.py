@@ -3,7 +3,14 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from tradeplatform.api import json_not_found, json_server_error
-from tradeplatform.views import LandingView, RedocView, StrategyGuideView, SwaggerView, health
+from tradeplatform.views import (
+    LandingView,
+    RedocView,
+    StrategyGuideView,
+    SwaggerView,
+    health,
+    redoc_bundle,
+)
 
 urlpatterns = [
     path("", LandingView.as_view(), name="landing"),
@@ -15,6 +22,7 @@ urlpatterns = [
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^api/docs/?$", SwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/redoc/?$", RedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/redoc/redoc.standalone.js", redoc_bundle, name="api-redoc-bundle"),
     # The original SPA's paths, first: its bulk-stats is not a subscription id.
     path("", include("tradeplatform.spa.urls")),
     path("api/", include("accounts.credential_urls")),

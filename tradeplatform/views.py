@@ -1,7 +1,10 @@
 from functools import cache
+from pathlib import Path
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.contrib.staticfiles import finders
+from django.http import HttpResponse, JsonResponse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from django.views.generic import TemplateView
@@ -44,9 +47,9 @@ def health(request):
     return JsonResponse(report, status=200 if healthy else 503)
 
 
-# The documentation pages may load nothing from outside: Redoc's bundle links its footer
-# logo from cdn.redoc.ly, which this policy keeps the browser from fetching (the UIs run
-# their init script inline and Redoc its workers from blob: URLs).
+# The documentation pages load nothing from outside, and this policy keeps it so should a
+# new bundle ask (the UIs run their init script inline and Redoc its workers from blob:
+# URLs).
 DOCS_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self' 'unsafe-inline' blob:; worker-src 'self' blob:; font-src 'self' data:; "
@@ -66,4 +69,29 @@ class SwaggerView(_SelfOnlyDocsMixin, SpectacularSwaggerView):
 
 
 class RedocView(_SelfOnlyDocsMixin, SpectacularRedocView):
-    """Redoc at /api/redoc/, from our own static files only."""
+    """Redoc at /api/redoc/, from our own static files only; its bundle is `redoc_bundle`."""
+
+    @staticmethod
+    def _redoc_standalone() -> str:
+        return reverse("api-redoc-bundle")
+
+
+REDOC_BUNDLE = "drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"
+# The one address Redoc's bundle fetches by itself: the logo in its side menu's footer.
+REDOC_LOGO_URL = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@cache
+def _redoc_bundle_text() -> str:
+    """drf-spectacular-sidecar's Redoc with its logo's address an empty `data:` URL: the
+    image fails to decode, Redoc's own error handler drops it, and nothing is asked of
+    cdn.redoc.ly."""
+    bundle = Path(finders.find(REDOC_BUNDLE)).read_text(encoding="utf-8")
+    return bundle.replace(REDOC_LOGO_URL, "data:,")
+
+
+@require_safe
+def redoc_bundle(request):
+    response = HttpResponse(_redoc_bundle_text(), content_type="text/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -136,8 +136,8 @@ def test_exit_signal_closes_everything_at_the_close():
         ("EXIT", D(102)),
         ("EXIT", D(102)),
     ]
-    # 20 units x 2; then 100 / 6 = 16.666666666666 units (rounded down) x 1, to 8 places.
-    assert [t.pnl for t in simulation.closed_trades] == [D(40), D("16.66666667")]
+    # 20 units x 2; then 100 / 6 = 16.66666666 units (rounded down to 8 places) x 1, exactly.
+    assert [t.pnl for t in simulation.closed_trades] == [D(40), D("16.66666666")]
 
 
 def test_max_positions_and_the_reason_is_counted():

@@ -5,6 +5,9 @@ Plain values in, decisions out: no ORM, no Redis, no clock. The live engine
 replays the same functions over history and gets the same trades.
 
 Money, prices and quantities are Decimals throughout; nothing here touches a float.
+Each is rounded once, at a named step: a quantity down to QUANTITY_STEP when it is sized,
+a price half-even to PRICE_STEP when it is parsed or derived, money (PnL) half-even to MONEY_STEP
+when it is computed from those rounded values (README "Numbers and times").
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from marketdata.candles import Bar
 
 from .enums import Action, ExitReason, Side
 
-# Trade.quantity has 12 decimal places, Trade.pnl 8.
-QUANTITY_STEP = Decimal("1e-12")
-PNL_STEP = Decimal("1e-8")
+# A sized quantity has 8 decimals, what the API shows: the quantity a person reads is the
+# one traded (a market's coarser amount step applies on top, in the orders worker). Prices
+# and PnL have 8 too; a PnL is the quantity x the prices' move, rounded once (`pnl`).
+QUANTITY_STEP = Decimal("1e-8")
+MONEY_STEP = Decimal("1e-8")  # PnL, fees and the money a backtest computes
 PRICE_STEP = Decimal("1e-8")
 ATR_PERIOD = 14
 ATR_STEP = Decimal("1e-12")
@@ -64,7 +69,7 @@ def position_size(
     (quantity x entry) never exceeds capital x leverage. Leverage only caps exposure: it
     never multiplies the risk (the original design's formula did, and lost ten times the
     intended amount on a stop-out at the default leverage of 10). The quantity is rounded
-    DOWN to the Trade.quantity step, so a stop-out loses at most capital x risk, or more
+    DOWN to QUANTITY_STEP (8 places), so a stop-out loses at most capital x risk, or more
     when the market opened beyond the stop (`exit_for_candle` fills a gap at the open).
     `entry_price` is the platform's price (the signal candle's close), never the
     strategy's.
@@ -255,11 +260,13 @@ def exit_for_candle(position: Position, candle: Bar) -> tuple[Decimal, str] | No
 
 
 def pnl(side: str, quantity: Decimal, entry: Decimal, exit: Decimal) -> Decimal:
-    """Realised profit (negative: loss) of a closed position, exact, to 8 places."""
+    """Realised profit (negative: loss) of a closed position: quantity x the move, rounded
+    once, half-even, to MONEY_STEP (8 places): the exact product whenever it has no more
+    than 8 decimals, otherwise within half a unit of the 8th."""
     with localcontext() as context:
         context.prec = _PRECISION
         move = exit - entry if side == Side.BUY else entry - exit
-        return (move * quantity).quantize(PNL_STEP, rounding=ROUND_HALF_EVEN)
+        return (move * quantity).quantize(MONEY_STEP, rounding=ROUND_HALF_EVEN)
 
 
 def ineligibility_reason(

@@ -112,7 +112,7 @@ def position_row(trade: Trade, *, now: datetime) -> dict:
         "unrealized_pnl": unrealized,
         "unrealized_pnl_pct": percent(unrealized, notional),
         "leverage": subscription.leverage,
-        "margin_used": (notional / subscription.leverage).quantize(rules.PNL_STEP),
+        "margin_used": (notional / subscription.leverage).quantize(rules.MONEY_STEP),
         "open_time": trade.created_at,
         "last_update": now,
         "stop_loss": trade.stop_loss,

@@ -66,6 +66,17 @@ def test_docs_pages_use_local_assets_only(api_client, path, asset):
     assert "unpkg" not in html
 
 
+def test_the_redoc_bundle_is_served_without_its_cdn_logo(api_client):
+    page = api_client.get("/api/redoc/").content.decode()
+    assert '<script src="/api/redoc/redoc.standalone.js">' in page
+    response = api_client.get("/api/redoc/redoc.standalone.js")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    bundle = response.content.decode()
+    assert "Redoc" in bundle and 'alt:"redocly logo"' in bundle
+    assert "cdn.redoc.ly" not in bundle
+
+
 def _schema(api_client) -> dict:
     response = api_client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     return response.json()

@@ -18,7 +18,9 @@ from executions.tests.helpers import (
     EXIT,
     HOLD,
     PERIOD,
+    RESOLUTION,
     SELL_WITH_STOPS,
+    SYMBOL,
     make_candles,
     make_strategy,
     run_owned_elsewhere,
@@ -117,7 +119,7 @@ def test_candle_close_writes_sized_trades_for_eligible_subscriptions(run_close):
     [atr_trade] = trades_of(with_multipliers)
     # ATR(14) of the flat candles is 2: stop 100 - 1.5 x 2, target 100 + 3 x 2.
     assert (atr_trade.stop_loss, atr_trade.take_profit) == (D("97"), D("106"))
-    assert atr_trade.quantity == D("33.333333333333")
+    assert atr_trade.quantity == D("33.33333333")  # 10,000 x 1% / 3, down to 8 places
     assert trades_of(without_multiplier) == []
     assert "slAtrMultiplier" in second.execution_log
 
@@ -125,6 +127,43 @@ def test_candle_close_writes_sized_trades_for_eligible_subscriptions(run_close):
     [short_trade] = trades_of(short)
     assert (short_trade.side, short_trade.quantity) == ("SELL", D("40"))
     assert third.trades_created == 1
+
+
+def test_a_risk_sized_stop_out_stores_the_pnl_of_the_quantity_a_person_reads(run_close):
+    """2,500 x 1% = 25 at risk on a BUY at 90,000 stopped at 81,000: 25 / 9,000 is sized down
+    to 0.00277777 (8 places, as the API shows it), and the stop-out stores exactly
+    0.00277777 x (81,000 - 90,000) = -24.99993. With a 12-place quantity (0.002777777777)
+    it stored -24.99999999, the product rounded to 8 places: noise no shown number gives."""
+    make_candles()
+    Candle.objects.update(open=D("90000"), high=D("90100"), low=D("89900"), close=D("90000"))
+    strategy = make_strategy(
+        source(
+            'return {"action": "BUY", "stopLoss": 81000.0, "takeProfit": 99000.0} '
+            'if candles.close[-1] > 85000 else {"action": "HOLD"}'
+        )
+    )
+    subscription = SubscriptionFactory(strategy=strategy, capital=D("2500"))
+    run_close(strategy_id=strategy.id, candle_close=CLOSE)
+    Candle.objects.create(
+        symbol=SYMBOL,
+        resolution=RESOLUTION,
+        open_time=CLOSE,
+        open=D("90000"),
+        high=D("90000"),
+        low=D("80000"),
+        close=D("82000"),
+        volume=D("10"),
+    )
+
+    run_close(strategy_id=strategy.id, candle_close=CLOSE + PERIOD)
+
+    trade = Trade.objects.get(subscription=subscription)
+    assert (trade.status, trade.exit_reason, trade.exit_price) == ("CLOSED", "STOP_LOSS", 81000)
+    assert trade.pnl == D("-24.99993")
+    assert trade.pnl == trade.quantity * (trade.exit_price - trade.entry_price)
+    assert trade.quantity == D("0.00277777")
+    subscription.refresh_from_db()
+    assert subscription.total_pnl == D("-24.99993")
 
 
 def test_stop_loss_and_take_profit_close_with_exact_pnl_and_counters(run_close):
