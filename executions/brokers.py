@@ -184,7 +184,8 @@ class PaperBroker(_EntryOrderInline):
     native_protections = False
 
     def rules(self, symbol: str) -> MarketRules:
-        return MarketRules()
+        # A simulated contract account: shorts and leverage as the engine sized them.
+        return MarketRules(contract=True)
 
     def free_balance(self, currency: str) -> Decimal | None:
         return None  # unlimited: the subscription's capital is the only bound

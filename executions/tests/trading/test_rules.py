@@ -1,5 +1,6 @@
 from datetime import UTC, datetime
 from decimal import Decimal as D
+from decimal import localcontext
 
 import pytest
 from hypothesis import assume, given, settings
@@ -335,7 +336,9 @@ def test_a_stop_out_loses_capital_times_risk_or_more_when_the_market_opened_beyo
     gapped = open_ <= stop if side == Side.BUY else open_ >= stop
     if gapped:
         assert price == open_
-        assert loss == (quantity * abs(entry - open_)).quantize(MONEY_STEP)
+        with localcontext() as exact:  # the product in full: 16 or more digits each side
+            exact.prec = 60
+            assert loss == (quantity * abs(entry - open_)).quantize(MONEY_STEP)
         assert loss >= -pnl(side, quantity, entry, stop)
     else:
         assert price == stop
