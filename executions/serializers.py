@@ -101,8 +101,14 @@ class OrderSerializer(serializers.ModelSerializer):
     """An exchange action of one of the caller's trades, as the exchange reported it."""
 
     trade_id = serializers.UUIDField(read_only=True)
+    execution_id = serializers.UUIDField(
+        read_only=True,
+        allow_null=True,
+        help_text="The strategy run that decided it; null for the platform's own (a flatten, "
+        "a cancel, a protection).",
+    )
 
     class Meta:
         model = Order
-        fields = ["id", "trade_id", "symbol", *Order.RECORD_FIELDS, "updated_at"]
+        fields = ["id", "trade_id", "execution_id", "symbol", *Order.RECORD_FIELDS, "updated_at"]
         read_only_fields = fields

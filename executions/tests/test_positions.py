@@ -100,6 +100,7 @@ def test_a_subscriber_sees_their_own_orders_only(paper_trade, auth_client, user)
     order = body["orders"][0]
     assert order["purpose"] == "ENTRY" and order["status"] == "FILLED"
     assert order["clientOrderId"].startswith("tp") and order["averagePrice"] == 100
+    assert order["executionId"] == str(mine.execution_id)  # a refusal's reason is on its run
     assert auth_client.get(f"/api/orders?tradeId={mine.id}").json()["pagination"]["total"] == 1
     assert auth_client.get("/api/orders?tradeId=nope").json()["orders"] == []
     assert auth_client.get("/api/orders?status=REJECTED").json()["orders"] == []
