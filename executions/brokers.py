@@ -248,8 +248,16 @@ class CcxtBroker(_EntryOrderInline):
         return cls(scrub(message, self._api_key, self._secret))
 
     def _exchange(self):
-        """This thread's credential-less client of the exchange, markets loaded."""
-        return thread_client(self.name)
+        """This thread's credential-less client of the exchange, markets loaded. No
+        answer to the market list is BrokerAmbiguous (nothing was sent: try later)."""
+        import ccxt
+
+        failure = None
+        try:
+            return thread_client(self.name)
+        except ccxt.BaseError as exc:
+            failure = f"{self.name} gave no market list: {type(exc).__name__}: {exc}"
+        raise self._fail(BrokerAmbiguous, failure)
 
     def _call(self, what: str, method: str, *args, **kwargs):
         """One signed request, classified: BrokerAuthFailed / BrokerRejected /
