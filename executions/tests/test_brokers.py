@@ -87,7 +87,7 @@ def test_get_broker_picks_by_the_credential_broker_name(orders_worker_keys):
     credential = BrokerCredentialFactory(broker_name="BinanceUSDM")
     chosen = get_broker(credential)
     assert isinstance(chosen, CcxtBroker) and chosen.name == "binanceusdm"
-    assert get_broker(credential) is chosen  # one client per credential, kept
+    assert get_broker(credential) is chosen  # opened once, kept
     with pytest.raises(BrokerRejected, match="Unsupported broker 'acme'"):
         get_broker(BrokerCredentialFactory(broker_name="acme"))
 
