@@ -305,6 +305,16 @@ def compare(url: str, api_keys: dict) -> tuple[int, int, int]:
     return duplicates, orphans, mismatches
 
 
+def worker_errors(logs: list[Path]) -> None:
+    """The orders workers' errors, with the traceback of the first (also when the run
+    failed: the logs go with the temporary directory)."""
+    lines = [line for log in logs if log.exists() for line in log.read_text().splitlines()]
+    errors = [n for n, line in enumerate(lines) if "ERROR" in line]
+    if errors:
+        print(f"worker errors: {len(errors)}; the first:")
+        print("\n".join(lines[errors[0] : errors[0] + 30]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--subscribers", type=int, default=1000)
@@ -325,7 +335,7 @@ def main() -> None:
         standin, url = start_standin(
             Path(tmp) / "standin.jsonl", latency=args.latency, rate=args.rate * 1.25
         )
-        workers = []
+        workers, logs = [], []
         try:
             entry_ids, api_keys = seed(args.subscribers, url)
             for kind in FAULTS:
@@ -377,15 +387,11 @@ def main() -> None:
             print(f"duplicate orders: {duplicates}")
             print(f"orphan positions: {orphans}")
             print(f"book vs exchange mismatches: {mismatches}")
-            errors = [
-                line for log in logs for line in log.read_text().splitlines() if "ERROR" in line
-            ]
-            if errors:
-                print(f"worker errors: {len(errors)} (first: {errors[0][:200]})")
         finally:
             for worker in workers:
                 stop(worker)
             stop(standin)
+            worker_errors(logs)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ message or a repr; exceptions are raised outside ccxt's except blocks, so no cha
 exception (which holds the signed request) travels with them.
 """
 
+import contextlib
 import logging
 import threading
 import uuid
@@ -35,12 +36,13 @@ from marketdata.exchanges import (
     ExchangeConfigError,
     account_balance,
     ccxt_exchange,
+    client_settings,
+    decimal_or_none,
     exchange_ids,
     market_symbol,
     public_exchange,
     scrub,
 )
-from marketdata.exchanges import decimal_or_none as _decimal
 
 from .ratelimit import rate_limit_wait
 from .trading.enums import Side
@@ -229,8 +231,6 @@ class CcxtBroker(_EntryOrderInline):
         self.name = exchange_id
         self._api_key = api_key
         self._secret = secret
-        self._client = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"<CcxtBroker {self.name}>"
@@ -245,13 +245,16 @@ class CcxtBroker(_EntryOrderInline):
         return cls(scrub(message, self._api_key, self._secret))
 
     def _exchange(self):
-        if self._client is None:
-            exchange = ccxt_exchange(self.name, api_key=self._api_key, secret=self._secret)
-            # The market list is public: borrow the shared client's instead of loading it
-            # again for every credential.
-            exchange.set_markets(public_exchange(self.name).load_markets())
-            self._client = exchange
-        return self._client
+        """This thread's credential-less client of the exchange, markets loaded. No
+        answer to the market list is BrokerAmbiguous (nothing was sent: try later)."""
+        import ccxt
+
+        failure = None
+        try:
+            return thread_client(self.name)
+        except ccxt.BaseError as exc:
+            failure = f"{self.name} gave no market list: {type(exc).__name__}: {exc}"
+        raise self._fail(BrokerAmbiguous, failure)
 
     def _call(self, what: str, method: str, *args, **kwargs):
         """One signed request, classified: BrokerAuthFailed / BrokerRejected /
@@ -259,29 +262,29 @@ class CcxtBroker(_EntryOrderInline):
         import ccxt
 
         failure = None
-        with self._lock:
-            try:
-                exchange = self._exchange()
-                rate_limit_wait(self.name)
+        try:
+            exchange = self._exchange()
+            rate_limit_wait(self.name)
+            with _signed(exchange, self._api_key, self._secret):
                 return getattr(exchange, method)(*args, **kwargs)
-            except ExchangeConfigError as exc:
-                failure = (BrokerRejected, str(exc))
-            except (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended) as exc:
-                failure = (BrokerAuthFailed, f"{self.name} refused the API key: {exc}")
-            except ccxt.OrderNotFound as exc:
-                failure = (_NotFound, str(exc))
-            except ccxt.InsufficientFunds as exc:
-                failure = (BrokerRejected, f"{self.name}: insufficient balance: {exc}")
-            except ccxt.ExchangeError as exc:
-                failure = (
-                    BrokerRejected,
-                    f"{self.name} rejected {what}: {type(exc).__name__}: {exc}",
-                )
-            except ccxt.BaseError as exc:
-                failure = (
-                    BrokerAmbiguous,
-                    f"{self.name} gave no answer to {what}: {type(exc).__name__}: {exc}",
-                )
+        except ExchangeConfigError as exc:
+            failure = (BrokerRejected, str(exc))
+        except (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended) as exc:
+            failure = (BrokerAuthFailed, f"{self.name} refused the API key: {exc}")
+        except ccxt.OrderNotFound as exc:
+            failure = (_NotFound, str(exc))
+        except ccxt.InsufficientFunds as exc:
+            failure = (BrokerRejected, f"{self.name}: insufficient balance: {exc}")
+        except ccxt.ExchangeError as exc:
+            failure = (
+                BrokerRejected,
+                f"{self.name} rejected {what}: {type(exc).__name__}: {exc}",
+            )
+        except ccxt.BaseError as exc:
+            failure = (
+                BrokerAmbiguous,
+                f"{self.name} gave no answer to {what}: {type(exc).__name__}: {exc}",
+            )
         raise self._fail(*failure)
 
     def _symbol(self, symbol: str) -> str:
@@ -298,14 +301,14 @@ class CcxtBroker(_EntryOrderInline):
             import ccxt
 
             if exchange.precisionMode == ccxt.TICK_SIZE:
-                return _decimal(value)
+                return decimal_or_none(value)
             return Decimal(1).scaleb(-int(value))
 
         return MarketRules(
             amount_step=step(precision.get("amount")),
             price_tick=step(precision.get("price")),
-            min_amount=_decimal((limits.get("amount") or {}).get("min")),
-            min_notional=_decimal((limits.get("cost") or {}).get("min")),
+            min_amount=decimal_or_none((limits.get("amount") or {}).get("min")),
+            min_notional=decimal_or_none((limits.get("cost") or {}).get("min")),
             quote=market.get("settle") or market["quote"],
             contract=bool(market.get("contract")),
         )
@@ -372,7 +375,7 @@ class CcxtBroker(_EntryOrderInline):
         rows = self._call("the positions", "fetch_positions")
         positions = {}
         for row in rows:
-            contracts = _decimal(row.get("contracts")) or Decimal(0)
+            contracts = decimal_or_none(row.get("contracts")) or Decimal(0)
             if contracts:
                 signed = contracts if row.get("side") == "long" else -contracts
                 market_id = (row.get("info") or {}).get("symbol") or row["symbol"]
@@ -384,7 +387,7 @@ class CcxtBroker(_EntryOrderInline):
         status = _CCXT_STATUS.get(order.get("status"))
         if status is None:
             status = {"rejected": REJECTED, "expired": EXPIRED}.get(order.get("status"), SUBMITTED)
-        filled = _decimal(order.get("filled")) or Decimal(0)
+        filled = decimal_or_none(order.get("filled")) or Decimal(0)
         actual = info.get("actualOrderId")
         if status == FILLED and not filled and actual:
             # A triggered conditional order (Binance's algo service): the fills are on the
@@ -396,8 +399,8 @@ class CcxtBroker(_EntryOrderInline):
             status = PARTIALLY_FILLED
         if status in (CANCELLED, EXPIRED) and filled:
             status = PARTIALLY_FILLED if status == CANCELLED else status
-        average = _decimal(order.get("average"))
-        cost = _decimal(order.get("cost"))
+        average = decimal_or_none(order.get("average"))
+        cost = decimal_or_none(order.get("cost"))
         if average is None and cost and filled:
             average = cost / filled
         fee = Decimal(0)
@@ -417,13 +420,16 @@ class CcxtBroker(_EntryOrderInline):
         else the sum over its trades."""
         reported = (order.get("fee") or {}).get("cost")
         if reported is not None:
-            return _decimal(reported) or Decimal(0)
+            return decimal_or_none(reported) or Decimal(0)
         # fetchOrderTrades is spot-only on Binance: the account's trades of this order.
         trades = self._call(
             "the fills", "fetch_my_trades", symbol, None, None, {"orderId": str(order["id"])}
         )
         return sum(
-            (_decimal((trade.get("fee") or {}).get("cost")) or Decimal(0) for trade in trades),
+            (
+                decimal_or_none((trade.get("fee") or {}).get("cost")) or Decimal(0)
+                for trade in trades
+            ),
             Decimal(0),
         )
 
@@ -432,9 +438,50 @@ class _NotFound(BrokerRejected):
     """The exchange has no such order (internal to CcxtBroker's lookups)."""
 
 
-# Opened credentials, one client each, kept by the orders worker between orders: building
-# a ccxt client costs more than the order. Bounded; a credential's entry goes when it is
-# deactivated (`broker_forget`).
+# One ccxt client per orders-worker thread and exchange, shared by every credential the
+# thread serves: building a client (and giving it the market list) costs more CPU than
+# the order itself, and 1,000 subscribers would mean 1,000 clients. A client holds a
+# credential only for the duration of one call (`_signed`).
+_threads = threading.local()
+
+
+def thread_client(exchange_id: str):
+    """This thread's credential-less client of `exchange_id`, with the shared public
+    client's markets (given again when that client renews them)."""
+    clients = _threads.__dict__.setdefault("clients", {})
+    built_from = client_settings(exchange_id)
+    markets = public_exchange(exchange_id).load_markets()
+    kept = clients.get(exchange_id)
+    if kept is None or kept[0] != built_from:
+        kept = (built_from, ccxt_exchange(exchange_id), None)
+    if kept[2] is not markets:
+        kept[1].set_markets(markets)
+        kept = (built_from, kept[1], markets)
+    clients[exchange_id] = kept
+    return kept[1]
+
+
+@contextlib.contextmanager
+def _signed(exchange, api_key: str, secret: str):
+    """The client signs with this credential inside the block. Afterwards it is as it was
+    before: no key or secret, none of ccxt's per-account caches (e.g. binance's
+    `hasAlreadyAuthenticatedSuccessfully`, which turns a refused key into a "temporary
+    ban", or the account's leverage brackets) and none of its traces of the request (the
+    last request's headers carry the key, its URL the signature)."""
+    attributes, options = dict(exchange.__dict__), dict(exchange.options)
+    exchange.apiKey, exchange.secret = api_key, secret
+    try:
+        yield exchange
+    finally:
+        exchange.__dict__.clear()
+        exchange.__dict__.update(attributes)
+        exchange.options.clear()
+        exchange.options.update(options)
+
+
+# Opened credentials, kept by the orders worker between orders (opening a sealed one is
+# public-key cryptography). Bounded; a credential's entry goes when it is deactivated
+# (`broker_forget`).
 _BROKERS: "OrderedDict[str, CcxtBroker]" = OrderedDict()
 _BROKERS_LOCK = threading.Lock()
 _BROKERS_MAX = 4096

@@ -459,17 +459,30 @@ def order_book(*, order: Order, answer: ExchangeOrder, broker, round_: int | Non
         locked.last_error = ""
         if answer.status == Status.FILLED:
             locked.filled_at = timezone.now()
-        locked.save()
+        locked.save(update_fields=_BOOKED_FIELDS)
         for name in ("status", "filled_quantity", "average_price", "fee", "exchange_order_id"):
             setattr(order, name, getattr(locked, name))
         trade = Trade.objects.select_for_update().get(id=locked.trade_id)
         follow_up = _trade_apply(trade, locked, broker)
+        if follow_up == "protect":
+            orders_enqueue(_protections_create(trade, credential_id=locked.credential_id))
     if locked.status in Order.ACTIVE and locked.type == Order.Type.MARKET:
         _process_later(locked, round_=round_)  # a market order still filling: look again
-    if follow_up == "protect":
-        orders_enqueue(_protections_create(trade))
-    elif follow_up == "closed":
+    if follow_up == "closed":
         protections_cancel(trade=trade, broker=broker)
+
+
+_BOOKED_FIELDS = (
+    "status",
+    "filled_quantity",
+    "average_price",
+    "fee",
+    "exchange_order_id",
+    "missed_lookups",
+    "last_error",
+    "filled_at",
+    "updated_at",
+)
 
 
 def _fees(trade: Trade) -> Decimal:
@@ -494,6 +507,8 @@ def _trade_apply(trade: Trade, order: Order, broker) -> str:
         return ""
     if order.purpose not in CLOSING_PURPOSES or trade.status == Trade.Status.CLOSED:
         return ""
+    if not order.filled_quantity and order.type != Order.Type.MARKET:
+        return ""  # a protection resting (or ended) unfilled: nothing closed
     closing = Order.objects.filter(trade=trade, purpose__in=CLOSING_PURPOSES, filled_quantity__gt=0)
     exited = sum((o.filled_quantity for o in closing), Decimal(0))
     if exited < trade.quantity:
@@ -526,13 +541,14 @@ def trade_open_quantity(trade: Trade) -> Decimal:
     return entered - exited
 
 
-def _protections_create(trade: Trade) -> list:
+def _protections_create(trade: Trade, *, credential_id) -> list:
     """The reduce-only stop-loss and take-profit of a filled entry (the take-profit only
-    when the trade has one), written NEW; the trade is marked protected on the exchange."""
+    when the trade has one), written NEW on its credential; the trade is marked protected
+    on the exchange. Inside the caller's transaction, which holds the trade's lock."""
     orders = [
         Order(
             trade=trade,
-            credential_id=trade.subscription.broker_credential_id,
+            credential_id=credential_id,
             purpose=purpose,
             symbol=trade.symbol,
             side=_opposite(trade.side),
@@ -547,9 +563,9 @@ def _protections_create(trade: Trade) -> list:
         )
         if level is not None
     ]
-    with transaction.atomic():
-        orders_insert(orders)
-        Trade.objects.filter(id=trade.id).update(protected_on_exchange=True)
+    orders_insert(orders)
+    trade.protected_on_exchange = True
+    trade.save(update_fields=["protected_on_exchange"])
     return [order.id for order in orders]
 
 

@@ -82,15 +82,21 @@ _public_clients: dict[tuple, tuple[float, object]] = {}
 _public_lock = threading.Lock()
 
 
-def public_exchange(exchange_id: str):
-    """A shared credential-less client for `exchange_id`, renewed every MARKETS_TTL_SECONDS
-    (which reloads its markets)."""
-    key = (
+def client_settings(exchange_id: str) -> tuple:
+    """What a client of `exchange_id` is built from: a kept client is only reused while
+    these settings stay the same."""
+    return (
         exchange_id,
         settings.CCXT_API_URL,
         settings.CCXT_TIMEOUT_MS,
         json.dumps(settings.CCXT_OPTIONS, sort_keys=True),
     )
+
+
+def public_exchange(exchange_id: str):
+    """A shared credential-less client for `exchange_id`, renewed every MARKETS_TTL_SECONDS
+    (which reloads its markets)."""
+    key = client_settings(exchange_id)
     with _public_lock:
         cached = _public_clients.get(key)
         if cached is not None and time.monotonic() - cached[0] < MARKETS_TTL_SECONDS:

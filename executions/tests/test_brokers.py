@@ -2,6 +2,7 @@
 order ids, reduce-only protections, lookups, and every failure classified without a
 credential in any message."""
 
+import gc
 import logging
 from decimal import Decimal
 from urllib.parse import parse_qs
@@ -86,7 +87,7 @@ def test_get_broker_picks_by_the_credential_broker_name(orders_worker_keys):
     credential = BrokerCredentialFactory(broker_name="BinanceUSDM")
     chosen = get_broker(credential)
     assert isinstance(chosen, CcxtBroker) and chosen.name == "binanceusdm"
-    assert get_broker(credential) is chosen  # one client per credential, kept
+    assert get_broker(credential) is chosen  # opened once, kept
     with pytest.raises(BrokerRejected, match="Unsupported broker 'acme'"):
         get_broker(BrokerCredentialFactory(broker_name="acme"))
 
@@ -186,3 +187,38 @@ def test_an_unreachable_exchange_is_ambiguous(settings):
     with pytest.raises(BrokerAmbiguous, match="no answer") as raised:
         client.submit(market())
     assert API_SECRET not in str(raised.value)
+
+
+def _ccxt_clients():
+    import ccxt
+
+    return [o for o in gc.get_objects() if isinstance(o, ccxt.Exchange)]
+
+
+def test_credentials_served_by_one_thread_share_one_client_that_keeps_no_key(exchange):
+    others = {f"standin-key-{n}": f"standin-secret-{n}" for n in range(3)}
+    for key, secret in others.items():
+        exchange.book.add_account(key, secret)
+    broker().rules("BTCUSDT")  # this thread's client, and the shared public one
+    before = len(_ccxt_clients())
+    kept = [broker(key, secret) for key, secret in others.items()]  # as get_broker keeps them
+    for n, credential in enumerate(kept):
+        credential.submit(market(client_id=f"tp-entry-{n}"))
+        assert credential.free_balance("USDT") < Decimal("10000")
+    assert len(_ccxt_clients()) == before  # no client built per credential
+    signed = [
+        r["headers"]["X-MBX-APIKEY"] for r in exchange.requests if r["path"] == "/fapi/v1/order"
+    ]
+    assert signed == list(others)  # each order signed with its own credential
+    for client in _ccxt_clients():  # between calls, no client holds a key or a trace of it
+        traces = (client.last_request_headers, client.last_request_url, client.last_request_body)
+        assert not client.apiKey and not client.secret
+        assert all(key not in str(traces) for key in [API_KEY, *others])
+
+
+def test_a_refused_key_after_another_credentials_success_is_refused(exchange):
+    # ccxt's binance reads -2015 as a temporary ban once its client has authenticated: the
+    # shared client must not carry that over from one credential to the next.
+    assert broker().free_balance("USDT") == Decimal("10000")
+    with pytest.raises(BrokerAuthFailed):
+        broker("unknown-key-1234", API_SECRET).free_balance("USDT")

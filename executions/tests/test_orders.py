@@ -119,6 +119,17 @@ def test_an_accepted_order_without_an_answer_is_looked_up_not_resent(exchange, r
     assert_book_equals_exchange(exchange, entry.credential_id)
 
 
+@pytest.mark.parametrize("fault", ["5xx", "reset"])
+def test_an_unanswered_market_list_leaves_the_entry_to_be_sent_later(exchange, run, fault):
+    # The market list (rules, symbols) comes before the order: no answer to it is nothing
+    # sent, and the order goes later, not left NEW by an error.
+    _trade, entry = live_trade()
+    exchange.inject(Fault(fault, path="/fapi/v1/exchangeInfo", method="GET"))
+    entry = run(entry.id)
+    assert entry.status == Status.FILLED and entry.attempts == 1
+    assert len(exchange_orders(exchange, entry.client_order_id)) == 1
+
+
 @pytest.mark.parametrize("fault", ["5xx", "429"])
 def test_a_refused_request_is_sent_again_only_after_lookups_find_nothing(exchange, run, fault):
     _trade, entry = live_trade()

@@ -146,6 +146,14 @@ def _futures_symbol(market) -> dict:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Python's default backlog is 5: a burst of new connections (an orders worker's
+    # threads at a candle close) would see dropped SYNs and a retransmission a second
+    # later, which an exchange's front does not do.
+    request_queue_size = 256
+
+
 class StandInExchange:
     """A Binance stand-in on 127.0.0.1: ``with StandInExchange(...) as exchange:``, its
     origin is `exchange.url` (give it to ccxt through the CCXT_API_URL setting).
@@ -198,8 +206,7 @@ class StandInExchange:
 
     def start(self) -> None:
         handler = _handler_for(self)
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", self.port), handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
