@@ -516,7 +516,7 @@ def _trade_apply(trade: Trade, order: Order, broker) -> str:
             _after_final(order, filled=order.filled_quantity)  # an exit that ended short
         return ""
     value = sum((o.filled_quantity * o.average_price for o in closing), Decimal(0))
-    exit_price = (value / exited).quantize(Decimal("0.00000001"))
+    exit_price = (value / exited).quantize(rules.PRICE_STEP)  # the volume-weighted fill
     trade.fees = _fees(trade)
     trade.exit_price = exit_price
     trade.exit_reason = trade.exit_reason or _REASON_OF_PURPOSE[order.purpose]
