@@ -263,7 +263,9 @@ def test_nothing_reachable_from_a_shared_client_holds_a_key_secret_or_signature(
     with pytest.raises(BrokerAuthFailed):
         broker(other_key, "a-wrong-secret-for-them").submit(market(client_id="tp-refused"))
     signatures = [
-        parse_qs(r["query"])["signature"][0] for r in exchange.requests if "signature=" in r["query"]
+        parse_qs(r["query"])["signature"][0]
+        for r in exchange.requests
+        if "signature=" in r["query"]
     ]
     assert len(signatures) > 8
     text = _reachable_text(_ccxt_clients())
