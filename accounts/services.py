@@ -245,16 +245,28 @@ def password_check(*, password: str, user: User, field: str = "password") -> Non
         raise ApplicationError("Password is too weak", details={field: list(exc.messages)}) from exc
 
 
-@transaction.atomic
 def user_password_change(
-    *, user: User, current_password: str, new_password: str, keep_token: str = ""
+    *, request, user: User, current_password: str, new_password: str, keep_token: str = ""
 ) -> None:
     """Set a new password, given the current one, and end every other session: each
-    refresh and session token of the user is revoked but `keep_token` (the caller's)."""
-    if not user.check_password(current_password):
+    refresh and session token of the user is revoked but `keep_token` (the caller's).
+    The current password is checked as a sign-in is (`user_login`): a wrong one counts
+    toward the account's lockout, and a locked account is refused (429), so a stolen
+    session cannot guess the password faster than the sign-in form. The check is
+    outside the transaction: a refusal must not roll back the failure it counted."""
+    if authenticate(request, email=user.email, password=current_password) != user:
+        if getattr(request, "axes_locked_out", False):
+            raise ApplicationError(lockout_message(), status_code=429)
         message = "Current password is incorrect"
         raise ApplicationError(message, details={"current_password": [message]})
     password_check(password=new_password, user=user, field="new_password")
+    with transaction.atomic():
+        _password_set_ending_other_sessions(
+            user=user, new_password=new_password, keep_token=keep_token
+        )
+
+
+def _password_set_ending_other_sessions(*, user: User, new_password: str, keep_token: str):
     user.set_password(new_password)
     user.save(update_fields=["password"])
     from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken

@@ -11,8 +11,9 @@ and total `BALANCE_CURRENCY` and when the exchange reported them. Two writers:
 `balance_snapshot` (the web's read) answers the snapshot as it is while it is younger
 than `BALANCE_MAX_AGE_SECONDS`. Older, it asks the orders worker for a refresh — at most
 one per credential per `BALANCE_REFRESH_INTERVAL_SECONDS` whoever asks, so no user can
-make the platform hammer an exchange — and polls the row for the answer until
-`BALANCE_WAIT_SECONDS` after the ask. Then it answers the newest snapshot, which carries
+make the platform hammer an exchange — and the look that asked polls the row for the
+answer for up to `BALANCE_WAIT_SECONDS` (any other look does not wait: no burst of looks
+holds the web workers). Then it answers the newest snapshot, which carries
 its time (an old one when the exchange or the worker did not answer), or raises
 `BalanceUnavailable` when the account has never been read.
 """
@@ -82,18 +83,18 @@ def balance_snapshot(*, credential: BrokerCredential) -> BalanceSnapshot:
     snapshot = BalanceSnapshot.objects.filter(credential=credential).first()
     if snapshot is not None and not snapshot_stale(snapshot, now=now):
         return snapshot
-    if _refresh_claim(credential=credential, now=now):
+    asked = _refresh_claim(credential=credential, now=now)
+    if asked:
         from executions.tasks import balance_refresh as balance_refresh_task
 
         balance_refresh_task.delay(str(credential.id))
     snapshot = BalanceSnapshot.objects.get(credential=credential)
     seen = (snapshot.taken_at, snapshot.failed_at)
-    # Up to BALANCE_WAIT_SECONDS after the ask, whoever made it: a look while a refresh
-    # is in flight waits for it too, one after an ask nobody answered (the worker down)
-    # does not wait again.
-    waited = (timezone.now() - (snapshot.refresh_requested_at or now)).total_seconds()
-    deadline = time.monotonic() + settings.BALANCE_WAIT_SECONDS - waited
-    while _refresh_pending(snapshot) and time.monotonic() < deadline:
+    # Only the look that asked waits, up to BALANCE_WAIT_SECONDS: one while that refresh
+    # is in flight answers the snapshot as it is, so a burst of looks holds one web
+    # worker per credential per interval, not one each.
+    deadline = time.monotonic() + settings.BALANCE_WAIT_SECONDS
+    while asked and _refresh_pending(snapshot) and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
         snapshot.refresh_from_db()
         if (snapshot.taken_at, snapshot.failed_at) != seen:

@@ -397,7 +397,7 @@ PAPER_FEE_RATE = Decimal(env.str("PAPER_FEE_RATE", default="0"))
 # Exchange account balances (executions.balances): the currency shown (the settle/quote
 # currency of the markets traded); a snapshot younger than the max age is answered as it
 # is; an older one asks the orders worker for a refresh, at most one per credential per
-# interval, and the request waits up to BALANCE_WAIT_SECONDS for it.
+# interval, and the request that asked waits up to BALANCE_WAIT_SECONDS for it.
 BALANCE_CURRENCY = env.str("BALANCE_CURRENCY", default="USDT")
 BALANCE_MAX_AGE_SECONDS = env.int("BALANCE_MAX_AGE_SECONDS", default=60)
 BALANCE_REFRESH_INTERVAL_SECONDS = env.int("BALANCE_REFRESH_INTERVAL_SECONDS", default=30)

@@ -224,3 +224,52 @@ def test_a_refused_key_after_another_credentials_success_is_refused(exchange):
     assert broker().free_balance("USDT") == Decimal("10000")
     with pytest.raises(BrokerAuthFailed):
         broker("unknown-key-1234", API_SECRET).free_balance("USDT")
+
+
+def _reachable_text(roots) -> str:
+    """Every string and bytes reachable from `roots` (modules, classes and code aside)."""
+    import types
+
+    seen, stack, texts = set(), list(roots), []
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, str):
+            texts.append(obj)
+        elif isinstance(obj, (bytes, bytearray, memoryview)):
+            texts.append(bytes(obj).decode("latin-1"))
+        elif not isinstance(obj, (type, types.ModuleType, types.FunctionType, types.CodeType)):
+            stack.extend(gc.get_referents(obj))
+    return "\n".join(texts)
+
+
+def test_nothing_reachable_from_a_shared_client_holds_a_key_secret_or_signature(exchange):
+    # Every kind of call a credential makes, and every way one can end (refused, faults
+    # mid-request, a lookup nested in an answer), then the whole object graph of the
+    # thread's clients (options, markets, session, connection pools, throttler).
+    other_key, other_secret = "standin-key-other-5678", "standin-secret-other-99"
+    exchange.book.add_account(other_key, other_secret)
+    mine, theirs = broker(), broker(other_key, other_secret)
+    mine.submit(market())
+    mine.fetch(market())
+    mine.submit(protection(STOP_MARKET, "41000", "tp-stop-1"))
+    mine.cancel(protection(STOP_MARKET, "41000", "tp-stop-1"))
+    mine.positions()
+    theirs.free_balance("USDT")
+    for kind in ("timeout", "reset", "5xx"):
+        exchange.inject(Fault(kind, path="/fapi/v1/order", method="POST", seconds=2))
+        with pytest.raises(BrokerAmbiguous):
+            theirs.submit(market(client_id=f"tp-{kind}"))
+    with pytest.raises(BrokerAuthFailed):
+        broker(other_key, "a-wrong-secret-for-them").submit(market(client_id="tp-refused"))
+    signatures = [
+        parse_qs(r["query"])["signature"][0]
+        for r in exchange.requests
+        if "signature=" in r["query"]
+    ]
+    assert len(signatures) > 8
+    text = _reachable_text(_ccxt_clients())
+    for secret in (API_KEY, API_SECRET, other_key, other_secret, *signatures):
+        assert secret not in text

@@ -137,6 +137,9 @@ class PasswordChangeView(SpaView):
         data = PasswordChangeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.user_password_change(
-            user=request.user, keep_token=_bearer_token(request), **data.validated_data
+            request=request,
+            user=request.user,
+            keep_token=_bearer_token(request),
+            **data.validated_data,
         )
         return Response({"success": True, "message": "Password changed"})

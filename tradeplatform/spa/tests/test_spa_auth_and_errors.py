@@ -205,3 +205,28 @@ def test_the_profile_page_changes_the_password_and_ends_the_other_sessions():
     assert old.status_code == 401
     fresh = SpaClient().post("/api/user/login", {"email": me.email, "password": new})
     assert fresh.status_code == 200
+
+
+def test_guessing_the_current_password_counts_toward_the_sign_in_lockout():
+    """A stolen session must not be a password oracle the lockout does not see: wrong
+    current passwords count as failed sign-ins, and once locked, the right one is refused
+    here as at sign-in."""
+    me = UserFactory()
+    spa = signed_in(me)
+    new = "An0ther-Passphrase-2026"
+    statuses = [
+        spa.put(
+            "/api/user/change-password", {"currentPassword": f"guess-{n}", "newPassword": new}
+        ).status_code
+        for n in range(5)
+    ]
+    assert statuses == [400, 400, 400, 400, 429]  # as sign-in answers (test_lockout)
+    locked = spa.put(
+        "/api/user/change-password", {"currentPassword": TEST_PASSWORD, "newPassword": new}
+    )
+    assert locked.status_code == 429
+    assert locked.json()["error"].startswith("Too many failed login attempts")
+    me.refresh_from_db()
+    assert me.check_password(TEST_PASSWORD)
+    sign_in = SpaClient().post("/api/user/login", {"email": me.email, "password": TEST_PASSWORD})
+    assert sign_in.status_code == 429

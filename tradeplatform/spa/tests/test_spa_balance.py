@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_redis import get_redis_connection
 
@@ -257,3 +259,25 @@ def test_end_to_end_with_a_real_orders_worker(exchange, queued, settings, tmp_pa
     assert body["totalAvailable"] == 4200 and body["stale"] is False, log.read_text()[-3000:]
     assert balance_reads(exchange) == 1
     assert not crypto.can_unseal()  # this process (the web) still holds no private key
+
+
+def test_only_the_look_that_asked_waits_so_a_burst_holds_no_web_workers(exchange, queued):
+    """A burst of looks at a stale balance (one user's many tabs, a script) must not hold
+    a web worker each for BALANCE_WAIT_SECONDS: the look that asked the orders worker
+    waits for its answer; one while that refresh is in flight answers the snapshot at
+    once (it polls the row not even once)."""
+    me = UserFactory()
+    credential = exchange_credential(me)
+    asked = timezone.now()  # another look asked just now; no worker has answered yet
+    BalanceSnapshot.objects.filter(credential=credential).update(refresh_requested_at=asked)
+    with CaptureQueriesContext(connection) as queries:
+        response = signed_in(me).get(BALANCE)
+    assert response.status_code == 200, response.content
+    assert response.json()["totalAvailable"] == 700 and response.json()["stale"] is True
+    snapshot_reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and '"accounts_balancesnapshot"' in q["sql"]
+    ]
+    assert len(snapshot_reads) == 3  # the look, the claim's get_or_create, the answer
+    assert queued() == []  # and nothing asked again within the interval
