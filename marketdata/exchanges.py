@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -151,13 +151,27 @@ def decimal_or_none(value) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+# A balance is rounded once, here: down to 8 places (ccxt hands floats over, whose last
+# digits are noise, and a figure shown or checked never exceeds what the account holds).
+# One beyond what a balance column holds (18 integer digits) counts as not reported.
+BALANCE_STEP = Decimal("1e-8")
+_BALANCE_LIMIT = Decimal("1e18")
+
+
+def _balance_amount(value) -> Decimal | None:
+    number = decimal_or_none(value)
+    if number is None or abs(number) >= _BALANCE_LIMIT:
+        return None
+    return number.quantize(BALANCE_STEP, rounding=ROUND_DOWN)
+
+
 def account_balance(answer: dict, currency: str) -> AccountBalance:
     """`currency`'s free and total amounts out of a ccxt `fetch_balance` answer."""
     row = answer.get(currency) or {}
     return AccountBalance(
         currency=currency,
-        free=decimal_or_none(row.get("free")),
-        total=decimal_or_none(row.get("total")),
+        free=_balance_amount(row.get("free")),
+        total=_balance_amount(row.get("total")),
     )
 
 
