@@ -222,6 +222,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth": env.str("THROTTLE_AUTH", default="10/min"),
         "strategy_upload": env.str("THROTTLE_STRATEGY_UPLOAD", default="30/hour"),
+        # /api/broker/futures-balance: a stale look may wait on the orders worker.
+        "balance": env.str("THROTTLE_BALANCE", default="30/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # How many reverse proxies stand in front of gunicorn. Throttles key on the client

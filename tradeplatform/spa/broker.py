@@ -6,6 +6,7 @@ every other; no answer carries a key or a secret."""
 
 from rest_framework import serializers
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.serializers import BrokerCredentialOutputSerializer
 from accounts.views import BrokerCredentialViewSet
@@ -76,7 +77,12 @@ class BalanceInputSerializer(serializers.Serializer):
 
 
 class FuturesBalanceView(SpaView):
-    """`?credentialId=` (ours; the SPA sends none: the newest active credential)."""
+    """`?credentialId=` (ours; the SPA sends none: the newest active credential).
+    Throttled per user (`THROTTLE_BALANCE`): a stale look may hold a web worker while the
+    orders worker reads the exchange."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "balance"
 
     def get(self, request):
         data = BalanceInputSerializer(data=request.query_params)

@@ -2,6 +2,7 @@
 the balance the subscribe modal checks."""
 
 import pytest
+from rest_framework.throttling import ScopedRateThrottle
 
 from accounts.models import BrokerCredential
 from accounts.services import broker_credential_open
@@ -92,6 +93,23 @@ def test_the_balance_of_a_paper_account(settings):
     )
     assert body["totalAvailable"] == 25000
     assert body["currency"] == "USDT"
+
+
+def test_the_balance_is_throttled_per_user(monkeypatch):
+    """A stale look may hold a web worker while the orders worker reads the exchange: a
+    user cannot send them without bound."""
+    monkeypatch.setattr(
+        ScopedRateThrottle,
+        "THROTTLE_RATES",
+        {**ScopedRateThrottle.THROTTLE_RATES, "balance": "3/min"},
+    )
+    me, other = UserFactory(), UserFactory()
+    BrokerCredentialFactory(user=me)
+    BrokerCredentialFactory(user=other)
+    mine = signed_in(me)
+    statuses = [mine.get("/api/broker/futures-balance").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert signed_in(other).get("/api/broker/futures-balance").status_code == 200
 
 
 def test_no_balance_without_a_credential_and_no_key_opened_here():
