@@ -12,8 +12,9 @@ would not bound what the platform as a whole sends from its one address.
 `exchange_slot`: at most `ORDERS_EXCHANGE_CONCURRENCY` orders-queue tasks talk to one
 exchange at a time, so an exchange that hangs (every request waiting `CCXT_TIMEOUT_MS`)
 holds that many threads, never all of them. The slots are a Redis sorted set of leases
-with their expiry; each request of the holder renews its lease for twice
-`CCXT_TIMEOUT_MS`, so the lease of a killed worker lapses instead of leaking its slot.
+with their expiry; each signed request of the holder renews its lease for three times
+`CCXT_TIMEOUT_MS` (the market list's requests, unsigned and unrenewed, come before the
+first), so the lease of a killed worker lapses instead of leaking its slot.
 The paper exchange makes no requests and takes no slot.
 """
 
@@ -113,7 +114,7 @@ def _leases() -> dict:
 
 
 def _expiry_ms() -> int:
-    return int(time.time() * 1000) + 2 * settings.CCXT_TIMEOUT_MS
+    return int(time.time() * 1000) + 3 * settings.CCXT_TIMEOUT_MS
 
 
 def _slots_key(exchange_id: str) -> str:

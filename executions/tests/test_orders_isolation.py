@@ -172,7 +172,7 @@ def test_one_task_per_credential_its_orders_in_order_ids_only(
 
 def test_a_full_exchange_refuses_a_slot_and_a_dead_holders_lapses(settings):
     settings.ORDERS_EXCHANGE_CONCURRENCY = 1
-    settings.CCXT_TIMEOUT_MS = 100  # a lease lasts twice that without a request
+    settings.CCXT_TIMEOUT_MS = 100  # a lease lasts three times that unrenewed
     dead = exchange_slot("binanceusdm")
     taken = []
     # Another thread (a worker killed inside the block): its lease is never released.
