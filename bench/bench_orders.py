@@ -2,7 +2,7 @@
 exchange, with latency, a rate limit and faults.
 
 Usage: python bench/bench_orders.py [--subscribers 1000] [--latency 0.05] [--rate 200]
-       [--threads 32] [--workers 1] [--faults 20]
+       [--threads 32] [--workers 1] [--exchange-concurrency N] [--faults 20]
 
 The stand-in (``python -m marketdata.exchange_standin``, its own process) answers every
 request after `--latency` seconds and refuses more than 1.25 x `--rate` requests per
@@ -151,7 +151,14 @@ def seed(subscribers: int, url: str) -> tuple[list, dict]:
 
 
 def start_worker(
-    env: dict, *, url: str, rate: float, threads: int, log: Path, name: str
+    env: dict,
+    *,
+    url: str,
+    rate: float,
+    threads: int,
+    exchange_concurrency: int,
+    log: Path,
+    name: str,
 ) -> subprocess.Popen:
     from marketdata.exchange_standin import CCXT_OPTIONS
 
@@ -163,6 +170,7 @@ def start_worker(
         "CCXT_TIMEOUT_MS": "1000",
         "ORDERS_RATE_LIMITS": json.dumps({"binanceusdm": rate}),
         "ORDERS_LOOKUP_DELAY_SECONDS": "0.5",
+        "ORDERS_EXCHANGE_CONCURRENCY": str(exchange_concurrency),
         "LOG_LEVEL": "WARNING",
     }
     with log.open("wb") as output:
@@ -322,13 +330,21 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="platform requests/s")
     parser.add_argument("--threads", type=int, default=32, help="threads per worker")
     parser.add_argument("--workers", type=int, default=1, help="orders worker processes")
+    parser.add_argument(
+        "--exchange-concurrency",
+        type=int,
+        help="ORDERS_EXCHANGE_CONCURRENCY (default: every thread of every worker, the one "
+        "exchange here having nobody to leave threads to)",
+    )
     parser.add_argument("--faults", type=int, default=20, help="requests per fault kind")
     args = parser.parse_args()
+    exchange_concurrency = args.exchange_concurrency or args.threads * args.workers
     header("orders: entries through the orders worker to the stand-in exchange")
     print(
         f"subscribers: {args.subscribers}, latency {args.latency * 1000:.0f} ms, platform rate "
         f"{args.rate:.0f}/s (exchange refuses beyond {args.rate * 1.25:.0f}/s), "
         f"{args.workers} orders worker(s) x {args.threads} threads, "
+        f"{exchange_concurrency} tasks in flight on the exchange at most, "
         f"{args.faults} faults of each of {len(FAULTS) + 1} kinds"
     )
     with tempfile.TemporaryDirectory() as tmp, bench_database("orders") as env:
@@ -358,7 +374,13 @@ def main() -> None:
             logs = [Path(tmp) / f"worker{n}.log" for n in range(args.workers)]
             workers = [
                 start_worker(
-                    env, url=url, rate=args.rate, threads=args.threads, log=log, name=f"orders{n}"
+                    env,
+                    url=url,
+                    rate=args.rate,
+                    threads=args.threads,
+                    exchange_concurrency=exchange_concurrency,
+                    log=log,
+                    name=f"orders{n}",
                 )
                 for n, log in enumerate(logs)
             ]

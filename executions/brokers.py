@@ -488,10 +488,15 @@ _BROKERS_MAX = 4096
 _PAPER_BROKER = PaperBroker()
 
 
+def broker_exchange(broker_name: str) -> str:
+    """The exchange id of a credential's `broker_name` (ccxt's, or "paper")."""
+    return (broker_name or "").strip().lower()
+
+
 def get_broker(credential) -> Broker:
     """The broker for an `accounts.BrokerCredential`, opened with the orders worker's
     private key (anywhere else opening raises crypto.NoPrivateKey)."""
-    name = (credential.broker_name or "").strip().lower()
+    name = broker_exchange(credential.broker_name)
     if name == PAPER:
         return _PAPER_BROKER
     if name not in exchange_ids():

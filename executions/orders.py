@@ -190,8 +190,9 @@ def _trades_cancel(*, trade_ids, closed_at=None) -> None:
 
 
 def orders_enqueue(order_ids) -> None:
-    """After the current transaction commits, hand the orders to the `orders` queue in
-    batches of `ORDERS_TASK_BATCH` (ids only: nothing secret in a message)."""
+    """After the current transaction commits, hand the orders to the `orders` queue: one
+    task per credential, its orders in the order given, so a subscriber whose exchange
+    account is slow delays its own orders only (ids only: nothing secret in a message)."""
     ids = [str(order_id) for order_id in order_ids]
     if not ids:
         return
@@ -199,9 +200,17 @@ def orders_enqueue(order_ids) -> None:
     def send():
         from executions.tasks import orders_submit
 
-        batch = settings.ORDERS_TASK_BATCH
-        for start in range(0, len(ids), batch):
-            orders_submit.delay(ids[start : start + batch])
+        credential_of = {
+            str(order_id): credential_id
+            for order_id, credential_id in Order.objects.filter(id__in=ids).values_list(
+                "id", "credential_id"
+            )
+        }
+        per_credential = defaultdict(list)
+        for order_id in ids:
+            per_credential[credential_of.get(order_id)].append(order_id)
+        for credential_orders in per_credential.values():
+            orders_submit.delay(credential_orders)
 
     transaction.on_commit(send)
 
@@ -210,7 +219,7 @@ def orders_enqueue(order_ids) -> None:
 
 
 def orders_process(*, order_ids) -> None:
-    """Each order in turn; one order's failure never stops the others."""
+    """Each order (of one credential) in turn; one order's failure never stops the others."""
     for order_id in order_ids:
         try:
             order_process(order_id=order_id)

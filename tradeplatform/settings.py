@@ -387,10 +387,15 @@ CCXT_API_URL = env.str("CCXT_API_URL", default="")
 # worker (executions.ratelimit; ccxt's own rate when an exchange is not named), and the
 # fee rate of the paper exchange's fills.
 ORDERS_RATE_LIMITS = env.json("ORDERS_RATE_LIMITS", default={})
-# Orders per `orders` task; seconds before an unanswered order is looked up again, how many
+# How many orders-queue tasks talk to one exchange at a time, over every orders-worker
+# thread and process (executions.ratelimit.exchange_slot; below the worker's 16 threads,
+# so an exchange that hangs leaves threads to the others), and how soon a task that found
+# them all taken is tried again.
+ORDERS_EXCHANGE_CONCURRENCY = env.int("ORDERS_EXCHANGE_CONCURRENCY", default=12)
+ORDERS_EXCHANGE_RETRY_SECONDS = env.float("ORDERS_EXCHANGE_RETRY_SECONDS", default=0.5)
+# Seconds before an unanswered order is looked up again, how many
 # lookups in a row, how many that find nothing before an unacknowledged order is sent
 # again (same client order id); how old a NEW order must be for reconciliation to send it.
-ORDERS_TASK_BATCH = env.int("ORDERS_TASK_BATCH", default=10)
 ORDERS_LOOKUP_DELAY_SECONDS = env.float("ORDERS_LOOKUP_DELAY_SECONDS", default=2.0)
 ORDERS_LOOKUP_ROUNDS = env.int("ORDERS_LOOKUP_ROUNDS", default=5)
 ORDERS_NOT_FOUND_CONFIRMATIONS = env.int("ORDERS_NOT_FOUND_CONFIRMATIONS", default=3)

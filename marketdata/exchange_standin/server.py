@@ -19,6 +19,9 @@ Faults (`Fault`), each for the next `times` matching requests:
 - ``reject``: refused with `code`/`message` (400) before anything happens;
 - ``not_found``: an order lookup answers -2013 "Order does not exist" (even if it does);
 - ``partial``: an order fills `fraction` now, the rest at the next price.
+
+A fault with an `api_key` matches that account's signed requests only (one subscriber's
+account that hangs), else every request.
 """
 
 import hashlib
@@ -54,10 +57,13 @@ class Fault:
     code: int = -1013
     message: str = "Filter failure"
     fraction: str = "0.5"
+    api_key: str | None = None  # None: any account's requests, and the public ones
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.path is None or self.path == path) and (
-            self.method is None or self.method == method
+    def matches(self, method: str, path: str, api_key: str) -> bool:
+        return (
+            (self.path is None or self.path == path)
+            and (self.method is None or self.method == method)
+            and (self.api_key is None or self.api_key == api_key)
         )
 
 
@@ -233,10 +239,12 @@ class StandInExchange:
         with self._fault_lock:
             self.faults.append(fault)
 
-    def _take_fault(self, method: str, path: str, kinds: tuple[str, ...]) -> Fault | None:
+    def _take_fault(
+        self, method: str, path: str, kinds: tuple[str, ...], api_key: str
+    ) -> Fault | None:
         with self._fault_lock:
             for fault in self.faults:
-                if fault.kind in kinds and fault.matches(method, path) and fault.times > 0:
+                if fault.kind in kinds and fault.matches(method, path, api_key) and fault.times > 0:
                     fault.times -= 1
                     if fault.times == 0:
                         self.faults.remove(fault)
@@ -264,12 +272,13 @@ class StandInExchange:
         if path.startswith("/_standin/"):
             return (*self._control(method, path, query), 0.0)
         delay = self.latency
-        latency = self._take_fault(method, path, ("latency",))
+        key = headers.get("X-MBX-APIKEY", "")
+        latency = self._take_fault(method, path, ("latency",), key)
         if latency:
             delay += latency.seconds
-        if self._over_rate_limit() or self._take_fault(method, path, ("429",)):
+        if self._over_rate_limit() or self._take_fault(method, path, ("429",), key):
             return 429, {"code": -1003, "msg": "Too many requests; current limit exceeded."}, delay
-        before = self._take_fault(method, path, ("5xx", "reject"))
+        before = self._take_fault(method, path, ("5xx", "reject"), key)
         if before and before.kind == "5xx":
             return (
                 503,
@@ -278,7 +287,7 @@ class StandInExchange:
             )
         if before:
             return 400, {"code": before.code, "msg": before.message}, delay
-        after = self._take_fault(method, path, ("timeout", "reset", "5xx_after"))
+        after = self._take_fault(method, path, ("timeout", "reset", "5xx_after"), key)
         try:
             status, body = self.route(method, path, query, headers)
         except Rejected as exc:
@@ -342,7 +351,7 @@ class StandInExchange:
                 method, path, book.find_algo_order, key, params
             ),
             ("POST", "/fapi/v1/order"): lambda key: book.create_order(
-                key, params, fill_fraction=self._partial(method, path)
+                key, params, fill_fraction=self._partial(method, path, key)
             ),
             ("POST", "/fapi/v1/algoOrder"): lambda key: book.create_algo_order(key, params),
             ("DELETE", "/fapi/v1/order"): lambda key: book.cancel_order(key, params),
@@ -374,12 +383,12 @@ class StandInExchange:
             return 404, {"code": -1, "msg": f"no route {method} {path}"}
         return 200, handler(self._signed(query, headers))
 
-    def _partial(self, method: str, path: str) -> Decimal | None:
-        fault = self._take_fault(method, path, ("partial",))
+    def _partial(self, method: str, path: str, api_key: str) -> Decimal | None:
+        fault = self._take_fault(method, path, ("partial",), api_key)
         return Decimal(fault.fraction) if fault else None
 
     def _lookup(self, method, path, find, key, params):
-        if self._take_fault(method, path, ("not_found",)):
+        if self._take_fault(method, path, ("not_found",), key):
             raise Rejected(-2013, "Order does not exist.")
         return find(key, params)
 
