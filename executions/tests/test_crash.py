@@ -4,6 +4,7 @@ invariant must be 0. The README gives the figures of a long run."""
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,14 +35,24 @@ def test_a_short_crash_run_keeps_every_invariant():
     env = {**os.environ, "BENCH_REDIS_DB": redis_db}
     arguments = "--closes 100 --strategies 4 --subscriptions 5 --workers 2 --kills 6"
     arguments += " --freeze 8 --interval 0.25 --deadline 8 --seed 12"
-    result = subprocess.run(
+    # Its own process group: on a timeout the script and every worker it started go, so
+    # none is left consuming this test run's Redis queues.
+    script = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "crash_test.py"), *arguments.split()],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=240,
         env=env,
         cwd=ROOT,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = script.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(script.pid, signal.SIGKILL)
+        stdout, stderr = script.communicate()
+        pytest.fail(f"the crash test did not finish in 240 s:\n{stdout}{stderr}")
+    result = subprocess.CompletedProcess(script.args, script.returncode, stdout, stderr)
     report = dict(re.findall(r"^([^:\n]+): (.*)$", result.stdout, re.MULTILINE))
     assert result.returncode == 0, result.stdout + result.stderr
     for name in INVARIANTS:
