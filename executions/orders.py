@@ -31,7 +31,7 @@ Reconciliation (`credential_reconcile`) and the start-up pass live at the bottom
 import logging
 from collections import defaultdict
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -525,7 +525,8 @@ def _trade_apply(trade: Trade, order: Order, broker) -> str:
             _after_final(order, filled=order.filled_quantity)  # an exit that ended short
         return ""
     value = sum((o.filled_quantity * o.average_price for o in closing), Decimal(0))
-    exit_price = (value / exited).quantize(rules.PRICE_STEP)  # the volume-weighted fill
+    # The volume-weighted fill; the rounding named (ccxt sets its thread's context to half-up).
+    exit_price = (value / exited).quantize(rules.PRICE_STEP, rounding=ROUND_HALF_EVEN)
     trade.fees = _fees(trade)
     trade.exit_price = exit_price
     trade.exit_reason = trade.exit_reason or _REASON_OF_PURPOSE[order.purpose]

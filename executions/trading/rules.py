@@ -114,7 +114,7 @@ def average_true_range(bars: Sequence[Bar], period: int = ATR_PERIOD) -> Decimal
         atr = sum(ranges[:period], ZERO) / period
         for true_range in ranges[period:]:
             atr = (atr * (period - 1) + true_range) / period
-        return atr.quantize(ATR_STEP)
+        return atr.quantize(ATR_STEP, rounding=ROUND_HALF_EVEN)
 
 
 def stops_for_entry(
@@ -143,11 +143,15 @@ def stops_for_entry(
             return Stops(None, None, f"no stop-loss: ATR({ATR_PERIOD}) needs more candles")
         if atr <= 0 or sl_atr_multiplier <= 0:
             return Stops(None, None, "no stop-loss: ATR fallback gives no distance")
-        stop_loss = (entry_price - direction * sl_atr_multiplier * atr).quantize(PRICE_STEP)
+        stop_loss = (entry_price - direction * sl_atr_multiplier * atr).quantize(
+            PRICE_STEP, rounding=ROUND_HALF_EVEN
+        )
         if stop_loss <= 0:
             return Stops(None, None, "no stop-loss: ATR fallback stop is not a positive price")
     if take_profit is None and tp_atr_multiplier is not None and atr is not None and atr > 0:
-        take_profit = (entry_price + direction * tp_atr_multiplier * atr).quantize(PRICE_STEP)
+        take_profit = (entry_price + direction * tp_atr_multiplier * atr).quantize(
+            PRICE_STEP, rounding=ROUND_HALF_EVEN
+        )
         if take_profit <= 0:
             take_profit = None
     return Stops(stop_loss, take_profit)

@@ -6,7 +6,7 @@ author's latest completed backtest (win rate and ROI in percent, max drawdown as
 fraction, as its pages print them), tags, the number of subscribers, whether the caller
 is subscribed, and the minimum capital (`executionConfig.minMargin`)."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from rest_framework import generics
 from rest_framework.permissions import AllowAny
@@ -36,11 +36,15 @@ def _track_record(metrics: dict | None) -> dict:
         "win_rate": selectors.percent(metrics["winning_trades"], metrics["total_trades"]),
         "roi": metrics["total_return_pct"],
         "risk_reward": (
-            (metrics["average_win"] / average_loss).quantize(selectors.PERCENT_STEP)
+            (metrics["average_win"] / average_loss).quantize(
+                selectors.PERCENT_STEP, ROUND_HALF_EVEN
+            )
             if average_loss
             else None
         ),
-        "max_drawdown": (Decimal(metrics["max_drawdown_pct"]) / 100).quantize(RATIO_STEP),
+        "max_drawdown": (Decimal(metrics["max_drawdown_pct"]) / 100).quantize(
+            RATIO_STEP, ROUND_HALF_EVEN
+        ),
         "sharpe_ratio": metrics.get("sharpe_ratio"),
         "profit_factor": metrics.get("profit_factor"),
         "total_trades": metrics["total_trades"],

@@ -11,7 +11,7 @@ exchange action (ENTRY, STOP_LOSS, TAKE_PROFIT, EXIT) with its status, fills and
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate, TruncMonth
@@ -37,7 +37,7 @@ def percent(part, whole) -> Decimal:
     """`part` as a percentage of `whole`, to 2 places; 0 when `whole` is 0."""
     if not whole:
         return ZERO
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(PERCENT_STEP)
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(PERCENT_STEP, ROUND_HALF_EVEN)
 
 
 def credential_newest_active(*, user, credential_id=None) -> BrokerCredential | None:
@@ -112,7 +112,9 @@ def position_row(trade: Trade, *, now: datetime) -> dict:
         "unrealized_pnl": unrealized,
         "unrealized_pnl_pct": percent(unrealized, notional),
         "leverage": subscription.leverage,
-        "margin_used": (notional / subscription.leverage).quantize(rules.MONEY_STEP),
+        "margin_used": (notional / subscription.leverage).quantize(
+            rules.MONEY_STEP, ROUND_HALF_EVEN
+        ),
         "open_time": trade.created_at,
         "last_update": now,
         "stop_loss": trade.stop_loss,

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, localcontext
 from decimal import Decimal as D
-from decimal import localcontext
 
 import pytest
 from hypothesis import assume, given, settings
@@ -338,7 +338,7 @@ def test_a_stop_out_loses_capital_times_risk_or_more_when_the_market_opened_beyo
         assert price == open_
         with localcontext() as exact:  # the product in full: 16 or more digits each side
             exact.prec = 60
-            assert loss == (quantity * abs(entry - open_)).quantize(MONEY_STEP)
+            assert loss == (quantity * abs(entry - open_)).quantize(MONEY_STEP, ROUND_HALF_EVEN)
         assert loss >= -pnl(side, quantity, entry, stop)
     else:
         assert price == stop
@@ -375,3 +375,30 @@ def test_an_exit_fills_within_the_candle_or_at_its_open(entry, side, levels):
         assert (reason == ExitReason.STOP_LOSS and beyond_stop) or (
             reason == ExitReason.TAKE_PROFIT and beyond_target
         )
+
+
+def test_atr_stops_round_half_even_whatever_ccxt_left_in_the_thread():
+    """ccxt's decimal_to_precision sets its thread's decimal context to half-up for good:
+    a stop derived in such a thread (a worker that fetched candles through ccxt) must round
+    as the backtest does, half-even, to PRICE_STEP."""
+    import decimal
+
+    def stops():
+        return stops_for_entry(
+            side=Side.BUY,
+            entry_price=D("100.00000003"),
+            signal_stop_loss=None,
+            signal_take_profit=None,
+            atr=D("0.00000001"),
+            sl_atr_multiplier=D("0.5"),
+            tp_atr_multiplier=D("0.5"),
+        )
+
+    with decimal.localcontext() as context:
+        context.rounding = decimal.ROUND_HALF_UP  # what ccxt leaves behind
+        in_a_ccxt_thread = stops()
+    assert (in_a_ccxt_thread.stop_loss, in_a_ccxt_thread.take_profit) == (
+        D("100.00000002"),  # 100.000000025, half to even
+        D("100.00000004"),  # 100.000000035
+    )
+    assert in_a_ccxt_thread == stops()
