@@ -7,6 +7,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from strategies.models import Strategy
+from subscriptions.risk import RISK_EXAMPLE
 from tradeplatform.renderers import CamelCaseJSONRenderer
 from tradeplatform.schema import answer, schema_generation, uuid_path
 
@@ -46,13 +47,7 @@ BACKTEST_EXAMPLE = OpenApiExample(
     value={
         "start": "2026-01-01T00:00:00Z",
         "end": "2026-01-08T00:00:00Z",
-        "capital": 10000,
-        "riskPerTrade": 0.01,
-        "leverage": 10,
-        "maxPositions": 1,
-        "maxDailyLoss": 0.05,
-        "slAtrMultiplier": 1.5,
-        "tpAtrMultiplier": 3,
+        **RISK_EXAMPLE,
         "feeRate": 0.0004,
         "slippage": 0.0005,
     },

@@ -26,6 +26,17 @@ RISK_FIELDS = (
     "tp_atr_multiplier",
 )
 
+# The settings as the API's schema examples show them (a subscription's, a backtest's).
+RISK_EXAMPLE = {
+    "capital": 10000,
+    "riskPerTrade": 0.01,
+    "leverage": DEFAULT_LEVERAGE,
+    "maxPositions": DEFAULT_MAX_POSITIONS,
+    "maxDailyLoss": 0.05,
+    "slAtrMultiplier": 1.5,
+    "tpAtrMultiplier": 3,
+}
+
 
 @dataclass(frozen=True)
 class RiskSettings:

@@ -21,6 +21,7 @@ from tradeplatform.schema import ErrorSerializer, answer, schema_generation, uui
 from . import selectors, services
 from .filters import SubscriptionFilter
 from .models import StrategySubscription
+from .risk import RISK_EXAMPLE
 from .serializers import (
     CancellationSerializer,
     KeepOpenTradesSerializer,
@@ -46,15 +47,6 @@ SUBSCRIPTION_CHANGED = answer(
 )
 
 
-RISK_EXAMPLE = {
-    "capital": 10000,
-    "riskPerTrade": 0.01,
-    "leverage": 10,
-    "maxPositions": 1,
-    "maxDailyLoss": 0.05,
-    "slAtrMultiplier": 1.5,
-    "tpAtrMultiplier": 3,
-}
 SUBSCRIBE_EXAMPLE = OpenApiExample(
     "10,000 USDT, 1 percent a trade",
     value={**RISK_EXAMPLE, "brokerCredentialId": "3fa85f64-5717-4562-b3fc-2c963f66afa6"},
